@@ -1,0 +1,266 @@
+"""Configuration: the one module that reads the environment.
+
+Every setting dreamweb understands is declared in ``SETTINGS`` with its default and its parser.
+``load_settings`` turns an environment-like mapping into typed Flask config values and raises
+``ConfigError`` naming the variable and the problem (never the value: it may be a secret).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from dreamweb.errors import ConfigError
+
+OPENAI_HOST = "api.openai.com"
+ENVIRONMENTS = ("production", "development", "demo")
+SIZE_PATTERN = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
+DEFAULT_PROMPT_TEMPLATE = (
+    "A cinematic dream sequence: {prompt}. Soft, surreal lighting, fluid camera movement, "
+    "dreamlike atmosphere."
+)
+
+
+def _text(value: Any) -> str:
+    return str(value).strip()
+
+
+def _optional_text(value: Any) -> str | None:
+    text = _text(value) if value is not None else ""
+    return text or None
+
+
+def _integer(minimum: int, maximum: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if not minimum <= number <= maximum:
+            raise ValueError(f"must be between {minimum} and {maximum}")
+        return number
+
+    return parse
+
+
+def _number(minimum: float, maximum: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not minimum <= number <= maximum:
+            raise ValueError(f"must be between {minimum:g} and {maximum:g}")
+        return number
+
+    return parse
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _text(value).lower()
+        if text not in choices:
+            raise ValueError("must be one of " + ", ".join(choices))
+        return text
+
+    return parse
+
+
+def _comma_list(value: Any) -> list[str]:
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    cleaned = [str(item).strip() for item in items if str(item).strip()]
+    return cleaned
+
+
+def _seconds_list(value: Any) -> list[str]:
+    items = _comma_list(value)
+    if not items or not all(item.isdigit() and int(item) > 0 for item in items):
+        raise ValueError("must be a comma-separated list of whole seconds, like 4,8,12")
+    return items
+
+
+def _sizes_list(value: Any) -> list[str]:
+    items = _comma_list(value)
+    if not items or not all(SIZE_PATTERN.match(item) for item in items):
+        raise ValueError("must be a comma-separated list of WxH sizes, like 1280x720,720x1280")
+    return items
+
+
+def _seconds(value: Any) -> str:
+    text = _text(value)
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError("must be a whole number of seconds, like 8")
+    return text
+
+
+def _size(value: Any) -> str:
+    text = _text(value)
+    if not SIZE_PATTERN.match(text):
+        raise ValueError("must be WIDTHxHEIGHT, like 1280x720")
+    return text
+
+
+def _http_url(value: Any) -> str:
+    text = _text(value).rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an http(s) URL, like https://api.openai.com/v1")
+    return text
+
+
+def _storage_url(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme == "gs" and parts.netloc:
+        return text
+    if parts.scheme == "file" and parts.path.startswith("/"):
+        return text
+    raise ValueError("must be gs://bucket[/prefix] or file:///absolute/path")
+
+
+def _emulator_host(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is not None and urlsplit(text).scheme not in {"http", "https"}:
+        raise ValueError("must include the scheme, like http://127.0.0.1:4443")
+    return text
+
+
+def _origins(value: Any) -> list[str]:
+    origins = _comma_list(value)
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in {"http", "https"} or not parts.netloc):
+            raise ValueError("must be a comma-separated list of origins like https://example.com")
+    return origins
+
+
+def _rate_limit(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"\s*\d+\s*(/|per)\s*\w+(\s*[;,]\s*\d+\s*(/|per)\s*\w+)*\s*", text):
+        raise ValueError("must be a rate like '5/minute;50/day'")
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its default (``None``: unset) and how to parse it."""
+
+    default: Any
+    parse: Callable[[Any], Any]
+    secret: bool = False
+
+
+SETTINGS: dict[str, Setting] = {
+    "DREAMWEB_ENV": Setting("production", _choice(*ENVIRONMENTS)),
+    "OPENAI_API_KEY": Setting(None, _optional_text, secret=True),
+    "OPENAI_BASE_URL": Setting("https://api.openai.com/v1", _http_url),
+    "VIDEO_MODEL": Setting("sora-2", _text),
+    "VIDEO_SECONDS": Setting("8", _seconds),
+    "VIDEO_SIZE": Setting("1280x720", _size),
+    "VIDEO_ALLOWED_SECONDS": Setting("4,8,12", _seconds_list),
+    "VIDEO_ALLOWED_SIZES": Setting("1280x720,720x1280", _sizes_list),
+    "VIDEO_DELIVERY": Setting("proxy", _choice("proxy", "signed-url")),
+    "SIGNED_URL_SECONDS": Setting("900", _integer(60, 7 * 24 * 3600)),
+    "PROMPT_TEMPLATE": Setting(DEFAULT_PROMPT_TEMPLATE, _text),
+    "STORAGE_URL": Setting(None, _storage_url),
+    "STORAGE_EMULATOR_HOST": Setting(None, _emulator_host),
+    "GCS_CREDENTIALS_JSON": Setting(None, _optional_text, secret=True),
+    "GCS_PROJECT": Setting(None, _optional_text),
+    "SECRET_KEY": Setting(None, _optional_text, secret=True),
+    "LOG_FORMAT": Setting(None, _choice("json", "text")),
+    "LOG_LEVEL": Setting("INFO", _choice("debug", "info", "warning", "error")),
+    "STATUS_TTL_SECONDS": Setting("5", _number(0, 3600)),
+    "POLL_INTERVAL_SECONDS": Setting("3", _integer(1, 60)),
+    "PROVIDER_CONNECT_TIMEOUT": Setting("5", _number(0.1, 120)),
+    "PROVIDER_READ_TIMEOUT": Setting("30", _number(0.1, 600)),
+    "PROVIDER_MAX_RETRIES": Setting("2", _integer(0, 10)),
+    "PROVIDER_RETRY_DEADLINE": Setting("60", _number(0.1, 600)),
+    "INGEST_LEASE_SECONDS": Setting("300", _integer(5, 3600)),
+    "INGEST_ATTEMPTS": Setting("3", _integer(1, 10)),
+    "MAX_CONTENT_LENGTH": Setting("16384", _integer(1024, 10 * 1024 * 1024)),
+    "RATELIMIT_CREATE": Setting("5/minute;50/day", _rate_limit),
+    "RATELIMIT_READ": Setting("600/minute", _rate_limit),
+    "RATELIMIT_STORAGE_URI": Setting("memory://", _text),
+    "RATELIMIT_ENABLED": Setting("true", _boolean),
+    "TRUSTED_PROXY_HOPS": Setting("1", _integer(0, 10)),
+    "CORS_ORIGINS": Setting("", _origins),
+    "SESSION_COOKIE_SECURE": Setting(None, _boolean),
+    "HISTORY_SIZE": Setting("20", _integer(1, 200)),
+}
+
+DEV_SECRET_KEY = "dreamweb-development-only-secret"
+
+
+def load_settings(environ: Mapping[str, Any]) -> dict[str, Any]:
+    """Parse every known setting from ``environ`` into typed values.
+
+    Raises ``ConfigError`` for the first invalid or missing variable. Values of secret settings
+    never appear in the message.
+    """
+    settings: dict[str, Any] = {}
+    for name, setting in SETTINGS.items():
+        raw = environ.get(name)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            raw = setting.default
+        if raw is None:
+            settings[name] = None
+            continue
+        try:
+            settings[name] = setting.parse(raw)
+        except ValueError as error:
+            raise ConfigError(name, str(error)) from None
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings: dict[str, Any]) -> None:
+    """Rules that involve more than one variable."""
+    key = settings["OPENAI_API_KEY"]
+    if (
+        key
+        and urlsplit(settings["OPENAI_BASE_URL"]).hostname == OPENAI_HOST
+        and not key.startswith("sk-")
+    ):
+        raise ConfigError("OPENAI_API_KEY", "must start with 'sk-' for OpenAI's own API")
+    if settings["VIDEO_SECONDS"] not in settings["VIDEO_ALLOWED_SECONDS"]:
+        raise ConfigError("VIDEO_SECONDS", "must be one of VIDEO_ALLOWED_SECONDS")
+    if settings["VIDEO_SIZE"] not in settings["VIDEO_ALLOWED_SIZES"]:
+        raise ConfigError("VIDEO_SIZE", "must be one of VIDEO_ALLOWED_SIZES")
+    if "{prompt}" not in settings["PROMPT_TEMPLATE"]:
+        raise ConfigError("PROMPT_TEMPLATE", "must contain the placeholder {prompt}")
+    if not settings["SECRET_KEY"]:
+        if settings["DREAMWEB_ENV"] == "production":
+            raise ConfigError(
+                "SECRET_KEY", "is required in production (DREAMWEB_ENV=development has a default)"
+            )
+        settings["SECRET_KEY"] = DEV_SECRET_KEY
+    gcs = (settings["STORAGE_URL"] or "").startswith("gs://")
+    if settings["VIDEO_DELIVERY"] == "signed-url" and not gcs:
+        raise ConfigError("VIDEO_DELIVERY", "signed-url needs a gs:// STORAGE_URL")
+    if settings["LOG_FORMAT"] is None:
+        under_gunicorn = "gunicorn" in os.environ.get("SERVER_SOFTWARE", "")
+        settings["LOG_FORMAT"] = "json" if under_gunicorn else "text"
+    if settings["SESSION_COOKIE_SECURE"] is None:
+        settings["SESSION_COOKIE_SECURE"] = settings["DREAMWEB_ENV"] == "production"
+
+
+def settings_from_environment() -> dict[str, Any]:
+    """The process environment as typed settings (the only read of ``os.environ``)."""
+    return load_settings(os.environ)

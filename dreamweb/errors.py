@@ -1,0 +1,155 @@
+"""Typed errors shared by every layer.
+
+Plain exceptions, no Flask: the domain modules raise them and ``dreamweb.error_handlers`` turns
+them into ``{"error": ...}`` responses. Each class carries the HTTP status a client should see and
+a ``public_message`` that is safe to show (no secrets, no upstream internals).
+"""
+
+from __future__ import annotations
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid. The message names the variable, never its value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable} {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+class DreamwebError(Exception):
+    """Base of every error a request can end with."""
+
+    status: int = 500
+    default_message = "Internal server error"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.public_message = message or self.default_message
+
+
+class ValidationError(DreamwebError):
+    """The client sent something we refuse before doing any work."""
+
+    status = 400
+    default_message = "Invalid request"
+
+
+class NotFoundError(DreamwebError):
+    """The thing asked for does not exist (or is not the client's to see)."""
+
+    status = 404
+    default_message = "Not found"
+
+
+class NotConfiguredError(DreamwebError):
+    """A feature needs configuration this deployment does not have."""
+
+    status = 503
+    default_message = "Video creation is not configured on this server"
+
+
+# --- the video provider -----------------------------------------------------------------------
+
+
+class ProviderError(DreamwebError):
+    """The video provider failed; subclasses say how, so callers can act."""
+
+    status = 502
+    default_message = "The video provider failed"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        upstream_status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
+        self.request_id = request_id
+
+
+class RateLimitedError(ProviderError):
+    """The provider asked us to slow down; ``retry_after`` is in seconds when it said."""
+
+    status = 503
+    default_message = "The video provider is busy; try again shortly"
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: float | None = None, **kw: object
+    ) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class QuotaExhaustedError(ProviderError):
+    """The provider account has no quota left. Retrying does not help."""
+
+    status = 503
+    default_message = "The video provider's quota is exhausted"
+
+
+class InputRejectedError(ProviderError):
+    """The provider refused the request's input (400); the message is the provider's own."""
+
+    status = 400
+    default_message = "The video provider rejected the request"
+
+
+class AuthenticationError(ProviderError):
+    """The provider rejected our credentials (401/403). Never echo the key."""
+
+    status = 502
+    default_message = "The video provider rejected this server's credentials"
+
+
+class ProviderNotFoundError(ProviderError):
+    """The provider does not know the job (404), e.g. deleted or expired."""
+
+    status = 502
+    default_message = "The video provider no longer has this video"
+
+
+class UpstreamUnavailableError(ProviderError):
+    """5xx, timeouts or connection failures that outlasted the retries."""
+
+    status = 502
+    default_message = "The video provider is unavailable"
+
+
+class ContentTruncatedError(ProviderError):
+    """A content download ended early or was cut: a short read is an error, never a short video."""
+
+    status = 502
+    default_message = "The video download was cut short"
+
+
+# --- storage ----------------------------------------------------------------------------------
+
+
+class StorageError(DreamwebError):
+    """The video store failed. Never leaves a partial object behind."""
+
+    status = 503
+    default_message = "Video storage is unavailable"
+
+
+class ObjectNotFoundError(StorageError):
+    """No object under that key."""
+
+    status = 404
+    default_message = "Not found"
+
+
+class PreconditionFailedError(StorageError):
+    """A create-only or compare-and-set write lost to another writer."""
+
+    status = 409
+    default_message = "Another writer changed this object first"
+
+
+class IntegrityError(StorageError):
+    """Length or checksum of written bytes did not match what was expected."""
+
+    default_message = "Stored bytes failed verification"

@@ -1,0 +1,44 @@
+"""Flask extensions, created unbound here and bound to the app with ``init_app``."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+# The client address comes from ProxyFix (trusted hops only), so a forged X-Forwarded-For
+# from the client cannot dodge the limits.
+limiter = Limiter(get_remote_address, headers_enabled=True, retry_after="delta-seconds")
+csrf = CSRFProtect()
+cors = CORS()
+
+
+def init_app(app: Flask) -> None:
+    """Bind proxy handling, rate limits, CSRF protection and CORS to ``app``."""
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead of a clock
+    limiter.init_app(app)
+    csrf.init_app(app)
+    origins = app.config["CORS_ORIGINS"]
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": origins}} if origins else {},
+        expose_headers=["Location", "Retry-After", "X-Request-ID", "Content-Range", "ETag"],
+        allow_headers=[
+            "Content-Type",
+            "Idempotency-Key",
+            "X-Request-ID",
+            "Range",
+            "If-Range",
+            "If-None-Match",
+            "If-Modified-Since",
+        ],
+        max_age=600,
+    )

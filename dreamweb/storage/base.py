@@ -1,0 +1,110 @@
+"""The video store interface shared by the GCS and local adapters.
+
+Keys are produced by ``dreamweb.storage.layout`` only; adapters still refuse keys that do not
+match ``SAFE_KEY`` so that no caller can turn user input into a path or object name unchecked.
+Adapters raise the ``StorageError`` family from ``dreamweb.errors``.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dreamweb.errors import StorageError
+
+# Bounded chunks both ways: a video never sits whole in memory.
+CHUNK_SIZE = 1024 * 1024
+SAFE_KEY = re.compile(r"^[a-z]+(/[A-Za-z0-9][A-Za-z0-9_.-]{0,127})+$")
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a safe object key, else raise ``StorageError``."""
+    if not SAFE_KEY.match(key) or ".." in key:
+        raise StorageError(f"unsafe storage key: {key!r}")
+    return key
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What ``stat`` knows of an object. ``etag`` is strong and unquoted."""
+
+    key: str
+    size: int
+    content_type: str
+    etag: str
+    last_modified: datetime
+    generation: str
+
+
+@dataclass(frozen=True)
+class Record:
+    """A small JSON document and the generation token to compare-and-set against."""
+
+    data: dict[str, Any]
+    generation: str
+
+
+class VideoStore(ABC):
+    """Where finished videos, thumbnails and job records live."""
+
+    @abstractmethod
+    def put_stream(
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        *,
+        content_type: str,
+        size: int | None = None,
+        if_absent: bool = True,
+    ) -> StoredObject:
+        """Write ``chunks`` under ``key``, visible only once complete and verified.
+
+        The adapter checksums the bytes as they stream and checks the stored object against it
+        (and against ``size`` when given); on any mismatch or error nothing stays visible and
+        ``IntegrityError``/``StorageError`` is raised. ``if_absent`` makes the write create-only
+        (``PreconditionFailedError`` when the key exists).
+        """
+
+    @abstractmethod
+    def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream bytes ``start``..``end`` inclusive (``end=None``: to the end) without reading
+        what lies before ``start``. Raises ``ObjectNotFoundError``."""
+
+    @abstractmethod
+    def stat(self, key: str) -> StoredObject:
+        """Metadata of ``key``. Raises ``ObjectNotFoundError``."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+
+    @abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; ``False`` when it was not there."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys starting with ``prefix``, in lexical order."""
+
+    @abstractmethod
+    def get_record(self, key: str) -> Record | None:
+        """The JSON record under ``key`` with its generation, or ``None``."""
+
+    @abstractmethod
+    def put_record(self, key: str, data: dict[str, Any], *, generation: str | None) -> Record:
+        """Compare-and-set a JSON record.
+
+        ``generation=None`` creates only (fails when the record exists); otherwise the write
+        succeeds only if the stored generation still equals ``generation``. Losing raises
+        ``PreconditionFailedError``.
+        """
+
+    def signed_url(
+        self, key: str, *, seconds: int, download_name: str | None = None, inline: bool = True
+    ) -> str:
+        """A short-lived URL a browser can GET directly (GCS only)."""
+        raise StorageError("signed URLs need a gs:// store")
