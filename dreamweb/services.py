@@ -1,30 +1,72 @@
-"""The app's long-lived collaborators (store, provider), built once per process on first use.
+"""The app's long-lived collaborators, built once per process on first use.
 
 Built lazily rather than in the factory so that ``gunicorn --preload`` forks before any
-connection pool exists, and so that pages that need neither never pay for them.
+connection pool or thread exists, and so that pages that need none never pay for them.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask, current_app
 
+from dreamweb.jobs import JobService
 from dreamweb.providers import build_provider
 from dreamweb.providers.base import VideoProvider
 from dreamweb.storage import open_store
 from dreamweb.storage.base import VideoStore
 
+logger = logging.getLogger("dreamweb.background")
+
+
+class BackgroundTasks:
+    """A small thread pool that runs at most one task per key at a time in this process.
+
+    Twenty pollers of one finished job must not queue twenty downloads; across processes the
+    ingest lease does the same job.
+    """
+
+    def __init__(self, workers: int = 2) -> None:
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="dreamweb-bg")
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+
+    def spawn(self, key: str, task: Callable[[], object]) -> None:
+        """Run ``task`` in the background unless a task for ``key`` is already running."""
+        with self._lock:
+            if key in self._running:
+                return
+            self._running.add(key)
+        self._executor.submit(self._run, key, task)
+
+    def _run(self, key: str, task: Callable[[], object]) -> None:
+        try:
+            task()
+        except Exception:
+            logger.exception("background task failed", extra={"key": key})
+        finally:
+            with self._lock:
+                self._running.discard(key)
+
+    def idle(self) -> bool:
+        """Whether no task is running (tests and shutdown use it)."""
+        with self._lock:
+            return not self._running
+
 
 class Services:
-    """Lazily built store and provider for one app in one process."""
+    """Lazily built store, provider, background pool and job service for one app."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._config = config
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._store: VideoStore | None = None
         self._provider: VideoProvider | None = None
+        self._background: BackgroundTasks | None = None
 
     @property
     def store(self) -> VideoStore:
@@ -41,6 +83,23 @@ class Services:
             if self._provider is None and self._config.get("OPENAI_API_KEY"):
                 self._provider = build_provider(self._config)
             return self._provider
+
+    @property
+    def background(self) -> BackgroundTasks:
+        """This process's background pool."""
+        with self._lock:
+            if self._background is None:
+                self._background = BackgroundTasks()
+            return self._background
+
+    @property
+    def jobs(self) -> JobService:
+        """A ``JobService`` whose ingests run in the background pool."""
+        return JobService(self.store, self.provider, self._config, spawn=self.background.spawn)
+
+    def inline_jobs(self) -> JobService:
+        """A ``JobService`` that ingests in the calling thread (the sweeper's)."""
+        return JobService(self.store, self.provider, self._config)
 
 
 def init_app(app: Flask) -> None:

@@ -5,6 +5,7 @@
     jobs/<jobId>.json           the job record (compare-and-set)
     leases/<jobId>.json         the ingest lease: who is copying the video in, until when
     idempotency/<hash>.json     Idempotency-Key -> jobId, for 24 h
+    active/<jobId>              marker of an unfinished job, so the sweeper lists only those
 
 Every function validates the job id first, so user input never becomes a key unchecked.
 """
@@ -16,12 +17,13 @@ import re
 
 JOB_ID_PATTERN = re.compile(r"^video_[A-Za-z0-9]{4,44}$")
 
-VIDEOS, THUMBNAILS, JOBS, LEASES, IDEMPOTENCY = (
+VIDEOS, THUMBNAILS, JOBS, LEASES, IDEMPOTENCY, ACTIVE = (
     "videos/",
     "thumbnails/",
     "jobs/",
     "leases/",
     "idempotency/",
+    "active/",
 )
 
 
@@ -54,6 +56,11 @@ def job_key(job_id: str) -> str:
 def lease_key(job_id: str) -> str:
     """Key of a job's ingest lease."""
     return f"{LEASES}{_checked(job_id)}.json"
+
+
+def active_key(job_id: str) -> str:
+    """Key of a job's "still unfinished" marker."""
+    return f"{ACTIVE}{_checked(job_id)}"
 
 
 def idempotency_key(client_key: str, scope: str = "") -> str:

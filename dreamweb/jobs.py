@@ -1,0 +1,499 @@
+"""The job record and its lifecycle: create, refresh (with a shared TTL), ingest, sweep, delete.
+
+A job record lives in the store (``jobs/<jobId>.json``) and is only ever changed with
+compare-and-set, so web workers and the sweeper can all advance the same job without losing
+each other's updates. dreamweb's own job id is what clients see; the provider's id stays inside
+the record.
+
+Status model (what clients see):
+    pending     the provider has queued it                         stage "queued"
+    processing  rendering upstream, or rendered and being stored   stage "rendering" / "storing"
+    completed   the video is in dreamweb's store (and only then)
+    failed      final, with a human explanation
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from dreamweb.errors import (
+    NotConfiguredError,
+    NotFoundError,
+    PreconditionFailedError,
+    ProviderError,
+    ProviderNotFoundError,
+    ValidationError,
+)
+from dreamweb.prompts import enhance_prompt
+from dreamweb.providers.base import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    PROCESSING,
+    ProviderJob,
+    VideoProvider,
+)
+from dreamweb.storage import layout
+from dreamweb.storage.base import Record, VideoStore
+from dreamweb.storage.ingest import IngestOutcome, ingest_video
+
+logger = logging.getLogger("dreamweb.jobs")
+
+ID_ALPHABET = string.ascii_letters + string.digits
+ID_RANDOM_LENGTH = 24
+IDEMPOTENCY_TTL = 24 * 3600
+CAS_ATTEMPTS = 8
+SUBMIT_GRACE_SECONDS = 120
+STAGES = {PENDING: "queued", PROCESSING: "rendering"}
+STORING = "storing"
+
+FAILURE_TEXT = {
+    "moderation_blocked": "Video generation failed: content policy violation",
+    "expired": "Video generation failed: the finished video expired before it could be saved",
+    "provider_lost": "Video generation failed: the provider no longer has this video",
+    "submit_failed": "Video generation failed: the provider did not accept the request",
+}
+
+
+def run_inline(key: str, task: Callable[[], object]) -> None:
+    """The sweeper's ``spawn``: just run the task now."""
+    task()
+
+
+def new_job_id() -> str:
+    """A fresh dreamweb job id: ``video_`` + 24 random letters/digits."""
+    return "video_" + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_RANDOM_LENGTH))
+
+
+def iso(timestamp: float | None) -> str | None:
+    """Unix seconds as ``2025-10-22T21:00:00Z`` (``None`` stays ``None``)."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def failure_text(code: str | None, message: str | None = None) -> str:
+    """Human text for a failed job, from the provider's error code."""
+    if code in FAILURE_TEXT:
+        return FAILURE_TEXT[code]
+    detail = (message or code or "unknown error").strip()[:200]
+    return f"Video generation failed: {detail}"
+
+
+@dataclass
+class Job:
+    """One dream's job record, as stored (snake_case) in ``jobs/<id>.json``."""
+
+    id: str
+    provider: str
+    prompt: str
+    enhanced_prompt: str
+    model: str
+    seconds: str
+    size: str
+    status: str = PENDING
+    stage: str | None = "queued"
+    progress: int = 0
+    provider_job_id: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    completed_at: float | None = None
+    checked_at: float | None = None
+    expires_at: float | None = None
+    video_bytes: int | None = None
+    thumbnail: bool = False
+    ingest_failures: int = 0
+
+    @property
+    def is_final(self) -> bool:
+        """Completed or failed: nothing will change it again."""
+        return self.status in (COMPLETED, FAILED)
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> Job:
+        """Rebuild from stored JSON, ignoring keys a newer version may have added."""
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON document stored for this job."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one sweep did."""
+
+    examined: int = 0
+    stored: int = 0
+    failed: int = 0
+    errors: int = 0
+
+
+class JobService:
+    """Domain operations on jobs; knows nothing of Flask.
+
+    ``spawn(key, task)`` runs ``task`` in the background (a thread pool in the web process,
+    inline in the sweeper), at most once at a time per ``key``; ``clock`` is injectable.
+    """
+
+    def __init__(
+        self,
+        store: VideoStore,
+        provider: VideoProvider | None,
+        config: Mapping[str, Any],
+        *,
+        spawn: Callable[[str, Callable[[], object]], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.config = config
+        self.spawn = spawn or run_inline
+        self.clock = clock
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        """The stored job, or ``NotFoundError``. Never calls the provider."""
+        record = self._read(job_id)
+        if record is None:
+            raise NotFoundError(f"Job not found: {job_id}")
+        return Job.from_record(record.data)
+
+    def _read(self, job_id: str) -> Record | None:
+        return self.store.get_record(layout.job_key(job_id))
+
+    # --- create -------------------------------------------------------------------------
+
+    def create(
+        self, prompt: str, *, seconds: str, size: str, idempotency_key: str | None = None
+    ) -> tuple[Job, bool]:
+        """Start a generation; returns ``(job, replayed)``.
+
+        With an ``idempotency_key`` seen in the last 24 h for the same request, returns that
+        first job (``replayed=True``) instead of starting — and paying for — a second one.
+        """
+        provider = self._require_provider()
+        job = Job(
+            id=new_job_id(),
+            provider=provider.name,
+            prompt=prompt,
+            enhanced_prompt=enhance_prompt(prompt, self.config["PROMPT_TEMPLATE"]),
+            model=self.config["VIDEO_MODEL"],
+            seconds=seconds,
+            size=size,
+            created_at=self.clock(),
+            updated_at=self.clock(),
+        )
+        if idempotency_key is not None:
+            first = self._claim_idempotency_key(idempotency_key, job)
+            if first is not None:
+                return first, True
+        # The record exists before the paid call, so a crash right after it leaves a trace.
+        created = self.store.put_record(layout.job_key(job.id), job.to_record(), generation=None)
+        try:
+            upstream = provider.create(
+                job.enhanced_prompt, model=job.model, seconds=job.seconds, size=job.size
+            )
+        except ProviderError:
+            self._forget(job.id, idempotency_key)
+            raise
+        self.store.put_record(layout.active_key(job.id), {"id": job.id}, generation=None)
+        job = self._update(job.id, lambda j: _apply_upstream(j, upstream, self.clock()), created)
+        logger.info("job created", extra={"job_id": job.id, "model": job.model})
+        return job, False
+
+    def _require_provider(self) -> VideoProvider:
+        if self.provider is None:
+            raise NotConfiguredError(
+                "Video creation is not configured on this server (no provider API key)"
+            )
+        return self.provider
+
+    def _claim_idempotency_key(self, client_key: str, job: Job) -> Job | None:
+        """Reserve ``client_key`` for ``job``; if it is already reserved, the first job."""
+        key = layout.idempotency_key(client_key)
+        fingerprint = f"{job.prompt}\0{job.seconds}\0{job.size}"
+        body = {"job_id": job.id, "fingerprint": fingerprint, "created_at": self.clock()}
+        try:
+            self.store.put_record(key, body, generation=None)
+            return None
+        except PreconditionFailedError:
+            existing = self.store.get_record(key)
+        if existing is None or self.clock() - existing.data["created_at"] > IDEMPOTENCY_TTL:
+            self.store.put_record(key, body, generation=existing and existing.generation)
+            return None
+        if existing.data["fingerprint"] != fingerprint:
+            raise ValidationError("Idempotency-Key was already used with a different request")
+        return self._wait_for_job(existing.data["job_id"])
+
+    def _wait_for_job(self, job_id: str, timeout: float = 10.0) -> Job:
+        """The first request may still be talking to the provider: wait briefly for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self._read(job_id)
+            if record is not None and record.data.get("provider_job_id"):
+                return Job.from_record(record.data)
+            if time.monotonic() >= deadline:
+                raise ValidationError("A request with this Idempotency-Key is still in progress")
+            time.sleep(0.1)
+
+    def _forget(self, job_id: str, idempotency_key: str | None) -> None:
+        """Undo a create the provider refused: no job was started, nothing to keep."""
+        self.store.delete(layout.job_key(job_id))
+        if idempotency_key is not None:
+            self.store.delete(layout.idempotency_key(idempotency_key))
+
+    # --- refresh ------------------------------------------------------------------------
+
+    def refresh(self, job_id: str) -> Job:
+        """The job, advanced from the provider at most once per TTL window across processes.
+
+        Never waits for a download: a job the provider finished is handed to ``spawn`` for
+        ingest and reported as ``processing``/``storing`` until its video is stored.
+        """
+        record = self._read(job_id)
+        if record is None:
+            raise NotFoundError(f"Job not found: {job_id}")
+        job = Job.from_record(record.data)
+        if job.is_final:
+            return job  # store-first: a finished job never calls the provider again
+        if job.stage == STORING or self.store.exists(layout.video_key(job.id)):
+            self.spawn(job_id, lambda: self.ingest(job_id))
+            return job
+        if job.provider_job_id is None:
+            return self._abandon_if_stale(job)
+        if not self._due(job):
+            return job
+        try:
+            job, record = self._claim_check(job, record)
+        except PreconditionFailedError:
+            return self.get(job_id)  # another process is checking right now
+        try:
+            upstream = self._require_provider().retrieve(job.provider_job_id or "")
+        except ProviderNotFoundError:
+            return self._fail(job.id, "provider_lost")
+        job = self._update(job.id, lambda j: _apply_upstream(j, upstream, self.clock()), record)
+        if job.stage == STORING:
+            self.spawn(job_id, lambda: self.ingest(job_id))
+        return job
+
+    def _abandon_if_stale(self, job: Job) -> Job:
+        """A record without a provider id: its creator died mid-submit (or is still in it)."""
+        if self.clock() - job.created_at < SUBMIT_GRACE_SECONDS:
+            return job
+        return self._fail(job.id, "submit_failed")
+
+    def _due(self, job: Job) -> bool:
+        ttl = float(self.config["STATUS_TTL_SECONDS"])
+        return job.checked_at is None or self.clock() - job.checked_at >= ttl
+
+    def _claim_check(self, job: Job, record: Record) -> tuple[Job, Record]:
+        """Stamp ``checked_at`` with compare-and-set: of N concurrent pollers, one wins."""
+        job = replace(job, checked_at=self.clock())
+        stored = self.store.put_record(
+            layout.job_key(job.id), job.to_record(), generation=record.generation
+        )
+        return job, stored
+
+    # --- ingest -------------------------------------------------------------------------
+
+    def ingest(self, job_id: str) -> Job:
+        """Copy a provider-finished job's video into the store and mark it completed."""
+        job = self.get(job_id)
+        if job.is_final:
+            return job
+        try:
+            result = ingest_video(
+                self.store,
+                self._require_provider(),
+                job_id=job.id,
+                provider_job_id=job.provider_job_id or "",
+                expires_at=job.expires_at,
+                lease_seconds=self.config["INGEST_LEASE_SECONDS"],
+                attempts=self.config["INGEST_ATTEMPTS"],
+                clock=self.clock,
+            )
+        except Exception as error:
+            logger.warning("ingest failed", extra={"job_id": job_id, "error": type(error).__name__})
+            return self._update(job_id, _count_ingest_failure)
+        if result.outcome is IngestOutcome.EXPIRED:
+            return self._fail(job_id, "expired")
+        if result.outcome is IngestOutcome.IN_PROGRESS:
+            return job
+        stat = self.store.stat(layout.video_key(job_id))
+        thumbnail = result.thumbnail or self.store.exists(layout.thumbnail_key(job_id))
+        return self._finish(job_id, stat.size, thumbnail)
+
+    def _finish(self, job_id: str, size: int, thumbnail: bool) -> Job:
+        now = self.clock()
+
+        def complete(job: Job) -> Job:
+            return replace(
+                job,
+                status=COMPLETED,
+                stage=None,
+                progress=100,
+                completed_at=job.completed_at or now,
+                video_bytes=size,
+                thumbnail=thumbnail,
+            )
+
+        job = self._update(job_id, complete)
+        logger.info("job completed", extra={"job_id": job_id, "bytes": size})
+        return job
+
+    def _fail(self, job_id: str, code: str, message: str | None = None) -> Job:
+        def fail(job: Job) -> Job:
+            return replace(
+                job,
+                status=FAILED,
+                stage=None,
+                error=failure_text(code, message),
+                error_code=code,
+            )
+
+        job = self._update(job_id, fail)
+        logger.info("job failed", extra={"job_id": job_id, "cause": code})
+        return job
+
+    # --- sweep and delete ---------------------------------------------------------------
+
+    def active_job_ids(self) -> Iterator[str]:
+        """Ids of jobs not yet completed or failed."""
+        for key in self.store.list(layout.ACTIVE):
+            job_id = layout.job_id_from_key(key)
+            if job_id is not None:
+                yield job_id
+
+    def sweep(self) -> SweepReport:
+        """Advance every unfinished job and copy in finished videos (inline, not spawned)."""
+        examined = stored = failed = errors = 0
+        for job_id in list(self.active_job_ids()):
+            examined += 1
+            try:
+                job = self._sweep_one(job_id)
+            except Exception as error:
+                errors += 1
+                logger.warning(
+                    "sweep could not advance job",
+                    extra={"job_id": job_id, "error": type(error).__name__},
+                )
+                continue
+            stored += job.status == COMPLETED
+            failed += job.status == FAILED
+        self._sweep_idempotency_keys()
+        return SweepReport(examined, stored, failed, errors)
+
+    def _sweep_one(self, job_id: str) -> Job:
+        record = self._read(job_id)
+        if record is None:
+            self.store.delete(layout.active_key(job_id))
+            raise NotFoundError(f"active marker without a job: {job_id}")
+        job = Job.from_record(record.data)
+        if job.is_final:
+            self.store.delete(layout.active_key(job_id))
+            return job
+        self.refresh(job_id)
+        job = self.get(job_id)
+        if job.stage == STORING:
+            job = self.ingest(job_id)
+        return job
+
+    def _sweep_idempotency_keys(self) -> None:
+        for key in list(self.store.list(layout.IDEMPOTENCY)):
+            record = self.store.get_record(key)
+            if record and self.clock() - record.data.get("created_at", 0) > IDEMPOTENCY_TTL:
+                self.store.delete(key)
+
+    def delete(self, job_id: str) -> None:
+        """Remove the stored video, thumbnail and record; best effort upstream too."""
+        job = self.get(job_id)
+        for key in (
+            layout.video_key(job_id),
+            layout.thumbnail_key(job_id),
+            layout.lease_key(job_id),
+            layout.active_key(job_id),
+            layout.job_key(job_id),
+        ):
+            self.store.delete(key)
+        if self.provider is not None and job.provider_job_id:
+            try:
+                self.provider.delete(job.provider_job_id)
+            except ProviderError as error:
+                logger.info(
+                    "provider copy not deleted",
+                    extra={"job_id": job_id, "error": type(error).__name__},
+                )
+        logger.info("job deleted", extra={"job_id": job_id})
+
+    # --- compare-and-set ----------------------------------------------------------------
+
+    def _update(
+        self, job_id: str, change: Callable[[Job], Job], record: Record | None = None
+    ) -> Job:
+        """Apply ``change`` to the stored job with compare-and-set, re-reading on conflict."""
+        key = layout.job_key(job_id)
+        for _ in range(CAS_ATTEMPTS):
+            record = record or self.store.get_record(key)
+            if record is None:
+                raise NotFoundError(f"Job not found: {job_id}")
+            before = Job.from_record(record.data)
+            after = change(before)
+            if after == before:
+                return before
+            after = replace(after, updated_at=self.clock())
+            try:
+                self.store.put_record(key, after.to_record(), generation=record.generation)
+            except PreconditionFailedError:
+                record = None
+                continue
+            if after.status != before.status:
+                logger.info(
+                    "job status changed",
+                    extra={"job_id": job_id, "from": before.status, "to": after.status},
+                )
+                if after.is_final:
+                    self.store.delete(layout.active_key(job_id))
+            return after
+        raise PreconditionFailedError(f"job {job_id} kept changing under us")
+
+
+def _apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
+    """Fold a provider's view of the job into our record."""
+    if job.is_final:
+        return job
+    changes: dict[str, Any] = {"provider_job_id": upstream.id, "checked_at": now}
+    if upstream.status == FAILED:
+        changes.update(
+            status=FAILED,
+            stage=None,
+            error=failure_text(upstream.error_code, upstream.error_message),
+            error_code=upstream.error_code,
+        )
+    elif upstream.status == COMPLETED:
+        # Completed upstream is not completed here until the video is in our store.
+        changes.update(
+            status=PROCESSING, stage=STORING, progress=100, expires_at=upstream.expires_at
+        )
+    else:
+        changes.update(
+            status=upstream.status,
+            stage=STAGES.get(upstream.status, "rendering"),
+            progress=max(job.progress, min(upstream.progress, 99)),
+        )
+    return replace(job, **changes)
+
+
+def _count_ingest_failure(job: Job) -> Job:
+    return replace(job, ingest_failures=job.ingest_failures + 1)
