@@ -130,7 +130,7 @@ def _storage_url(value: Any) -> str | None:
     parts = urlsplit(text)
     if parts.scheme == "gs" and parts.netloc:
         return text
-    if parts.scheme == "file" and parts.path.startswith("/"):
+    if parts.scheme == "file" and parts.netloc in {"", "localhost"} and parts.path.startswith("/"):
         return text
     raise ValueError("must be gs://bucket[/prefix] or file:///absolute/path")
 

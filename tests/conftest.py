@@ -21,7 +21,6 @@ def app_config(tmp_path, simulator_url):
         "STORAGE_URL": (tmp_path / "store").as_uri(),
         "LOG_FORMAT": "text",
         "RATELIMIT_ENABLED": "false",
-        "WTF_CSRF_ENABLED": False,
         "PROVIDER_MAX_RETRIES": "1",
         "PROVIDER_RETRY_DEADLINE": "5",
         "PROVIDER_READ_TIMEOUT": "5",
