@@ -1,0 +1,513 @@
+"""OpenAIVideosClient against real HTTP on loopback: the project's simulator, plus a tiny scripted
+server for what the simulator cannot express (custom headers, redirects, non-JSON bodies).
+
+Nothing here mocks ``requests``: every request crosses a socket.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.server
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+import urllib3.exceptions
+
+from dreamweb.errors import (
+    AuthenticationError,
+    ConfigError,
+    ContentTruncatedError,
+    InputRejectedError,
+    ProviderError,
+    ProviderNotFoundError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    UpstreamUnavailableError,
+)
+from dreamweb.providers import build_provider
+from dreamweb.providers.base import COMPLETED, FAILED, PENDING, PROCESSING
+from dreamweb.providers.openai_videos import (
+    CHUNK_SIZE,
+    OpenAIVideosClient,
+    _is_connect_failure,
+    parse_retry_after,
+    parse_video,
+    retry_wait,
+    verified_chunks,
+)
+from tests.fixtures.peers import free_port
+
+KEY = "sk-test-SECRET-7f3a9c1e5b"
+MIB = 1024 * 1024
+
+
+def make_client(base_url: str, **overrides: Any) -> OpenAIVideosClient:
+    """A client with short timeouts so failure paths stay fast."""
+    options: dict[str, Any] = {
+        "base_url": base_url,
+        "api_key": KEY,
+        "connect_timeout": 1.0,
+        "read_timeout": 2.0,
+        "max_retries": 2,
+        "retry_deadline": 10.0,
+    }
+    options.update(overrides)
+    return OpenAIVideosClient(**options)
+
+
+@pytest.fixture
+def provider_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Capture ``dreamweb.provider`` records even when ``dreamweb`` stops propagating.
+
+    ``configure_logging`` (run by any app built earlier in the session) sets
+    ``propagate = False`` on ``dreamweb``, so the caplog handler is attached directly (and
+    propagation paused, so no record is captured twice).
+    """
+    provider_logger = logging.getLogger("dreamweb.provider")
+    saved = provider_logger.level, provider_logger.propagate
+    provider_logger.addHandler(caplog.handler)
+    provider_logger.setLevel(logging.DEBUG)
+    provider_logger.propagate = False
+    caplog.set_level(logging.DEBUG)
+    try:
+        yield caplog
+    finally:
+        provider_logger.removeHandler(caplog.handler)
+        provider_logger.level, provider_logger.propagate = saved
+
+
+# --- a scripted loopback server ------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """What the scripted server answers to one request."""
+
+    status: int = 200
+    body: bytes = b"{}"
+    headers: dict[str, str] = field(default_factory=dict)
+    action: str = "reply"  # reply | drop (close without answering) | short (lie about length)
+
+
+@dataclass
+class Seen:
+    """One request the scripted server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+class ScriptedServer:
+    """An HTTP/1.1 server on loopback answering from a per-path queue of ``Reply`` objects."""
+
+    def __init__(self) -> None:
+        self.replies: dict[str, list[Reply]] = {}
+        self.seen: list[Seen] = []
+        self.connections = 0
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def script(self, path: str, *replies: Reply) -> None:
+        """Queue replies for ``path``; the last one repeats."""
+        self.replies[path] = list(replies)
+
+    def hits(self, path: str) -> int:
+        """How many requests arrived for ``path`` (query string ignored)."""
+        return sum(1 for seen in self.seen if seen.path.split("?")[0] == path)
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _next(self, path: str) -> Reply:
+        queue = self.replies.get(path.split("?")[0]) or [Reply(404, b'{"error":{}}')]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                server.connections += 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length:
+                    self.rfile.read(length)
+                server.seen.append(Seen(self.command, self.path, dict(self.headers.items())))
+                reply = server._next(self.path)
+                if reply.action == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                declared = len(reply.body) * (2 if reply.action == "short" else 1)
+                if "content-length" not in {name.lower() for name in reply.headers}:
+                    self.send_header("Content-Length", str(declared))
+                if reply.action == "short":
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_GET = do_POST = do_DELETE = _serve
+
+        return Handler
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    """A fresh scripted server."""
+    server = ScriptedServer()
+    yield server
+    server.close()
+
+
+def video_json(video_id: str = "video_abc", status: str = "queued", **extra: Any) -> bytes:
+    """A minimal Video object as bytes."""
+    return json.dumps({"id": video_id, "object": "video", "status": status, **extra}).encode()
+
+
+def error_json(message: str, code: str | None = None) -> bytes:
+    """An error envelope as bytes."""
+    envelope = {"error": {"message": message, "type": "x", "param": None, "code": code}}
+    return json.dumps(envelope).encode()
+
+
+# --- pure functions -----------------------------------------------------------------------------
+
+
+class TestParseVideo:
+    """``parse_video`` accepts whatever a gateway sends, within reason."""
+
+    def test_full_object(self) -> None:
+        job = parse_video(
+            {
+                "id": "video_1",
+                "object": "video",
+                "model": "sora-2",
+                "status": "in_progress",
+                "progress": 42,
+                "created_at": 1700000000,
+                "completed_at": None,
+                "expires_at": None,
+                "prompt": "a dream",
+                "size": "1280x720",
+                "seconds": "8",
+                "remixed_from_video_id": None,
+                "error": None,
+            }
+        )
+        assert (job.id, job.status, job.raw_status, job.progress) == (
+            "video_1",
+            PROCESSING,
+            "in_progress",
+            42,
+        )
+        assert (job.model, job.seconds, job.size, job.created_at) == (
+            "sora-2",
+            "8",
+            "1280x720",
+            1700000000,
+        )
+        assert job.completed_at is None and job.error_code is None
+
+    def test_unknown_fields_and_missing_nullables(self) -> None:
+        job = parse_video({"id": "v", "status": "queued", "quality": "hd", "extra": {"a": 1}})
+        assert job.status == PENDING and job.progress == 0
+        assert job.model is None and job.expires_at is None and job.error_message is None
+
+    @pytest.mark.parametrize(
+        ("progress", "expected"),
+        [
+            (None, 0),
+            ("57", 57),
+            (33.9, 33),
+            (-5, 0),
+            (250, 100),
+            ("soon", 0),
+            (True, 0),
+            ("nan", 0),
+        ],
+    )
+    def test_progress_coerced_and_clamped(self, progress: Any, expected: int) -> None:
+        assert parse_video({"id": "v", "status": "in_progress", "progress": progress}).progress == (
+            expected
+        )
+
+    def test_completed_is_100(self) -> None:
+        job = parse_video({"id": "v", "status": "completed", "progress": 97, "seconds": 8})
+        assert (job.status, job.progress, job.seconds) == (COMPLETED, 100, "8")
+
+    @pytest.mark.parametrize("raw", ["rendering", "CANCELLED", "", None, 7])
+    def test_unknown_status_is_processing(self, raw: Any) -> None:
+        job = parse_video({"id": "v", "status": raw})
+        assert job.status == PROCESSING
+        assert job.raw_status == (raw if isinstance(raw, str) else "")
+
+    def test_failed_carries_error(self) -> None:
+        job = parse_video(
+            {
+                "id": "v",
+                "status": "failed",
+                "progress": 10,
+                "error": {"code": "moderation_blocked", "message": "Blocked."},
+            }
+        )
+        assert (job.status, job.error_code, job.error_message) == (
+            FAILED,
+            "moderation_blocked",
+            "Blocked.",
+        )
+
+    def test_error_as_plain_string(self) -> None:
+        job = parse_video({"id": "v", "status": "failed", "error": "boom"})
+        assert (job.error_code, job.error_message) == (None, "boom")
+
+    def test_missing_id_is_an_upstream_fault(self) -> None:
+        with pytest.raises(UpstreamUnavailableError):
+            parse_video({"status": "queued"})
+
+
+class TestRetryArithmetic:
+    """Header parsing and the SDK's wait rule."""
+
+    def test_retry_after_ms_wins(self) -> None:
+        assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+
+    @pytest.mark.parametrize(("value", "expected"), [("3", 3.0), ("1.5", 1.5), ("-2", 0.0)])
+    def test_retry_after_seconds(self, value: str, expected: float) -> None:
+        assert parse_retry_after({"retry-after": value}) == expected
+
+    def test_retry_after_http_date(self) -> None:
+        when = email.utils.formatdate(1_000_030, usegmt=True)
+        assert parse_retry_after({"retry-after": when}, now=1_000_000) == pytest.approx(30)
+
+    @pytest.mark.parametrize("headers", [{}, {"retry-after": "soon"}, {"retry-after-ms": "x"}])
+    def test_retry_after_absent_or_garbage(self, headers: dict[str, str]) -> None:
+        assert parse_retry_after(headers) is None
+
+    def test_wait_uses_server_value_up_to_60s(self) -> None:
+        assert retry_wait(0, {"retry-after": "12"}) == 12
+        assert retry_wait(0, {"retry-after": "0"}) == 0
+
+    @pytest.mark.parametrize(
+        ("retries_done", "rand", "expected"),
+        [(0, 0.0, 0.5), (1, 0.0, 1.0), (2, 1.0, 1.5), (5, 0.0, 8.0), (9, 1.0, 6.0)],
+    )
+    def test_backoff(self, retries_done: int, rand: float, expected: float) -> None:
+        assert retry_wait(retries_done, {}, rand) == pytest.approx(expected)
+
+    def test_too_long_server_wait_falls_back_to_backoff(self) -> None:
+        assert retry_wait(0, {"retry-after": "3600"}, 0.0) == pytest.approx(0.5)
+
+    def test_connect_failure_classification(self, scripted: ScriptedServer) -> None:
+        """Real exceptions: refused connection vs. a connection dropped after sending."""
+        with pytest.raises(requests.ConnectionError) as refused:
+            requests.get(f"http://127.0.0.1:{free_port()}/", timeout=1)
+        assert _is_connect_failure(refused.value)
+        assert _is_connect_failure(requests.exceptions.ConnectTimeout())
+        scripted.script("/x", Reply(action="drop"))
+        with pytest.raises(requests.ConnectionError) as dropped:
+            requests.get(scripted.url + "/x", timeout=1)
+        assert not _is_connect_failure(dropped.value)
+        assert not _is_connect_failure(requests.exceptions.ReadTimeout())
+        assert not _is_connect_failure(urllib3.exceptions.ProtocolError("x"))
+
+
+class TestConstruction:
+    """Configuration and representation."""
+
+    def test_from_config(self) -> None:
+        client = build_provider(
+            {
+                "OPENAI_API_KEY": KEY,
+                "OPENAI_BASE_URL": "http://127.0.0.1:9/v1/",
+                "PROVIDER_CONNECT_TIMEOUT": 1.5,
+                "PROVIDER_READ_TIMEOUT": "7",
+                "PROVIDER_MAX_RETRIES": 4,
+                "PROVIDER_RETRY_DEADLINE": 12,
+            }
+        )
+        assert isinstance(client, OpenAIVideosClient) and client.name == "openai-videos"
+        assert client.base_url == "http://127.0.0.1:9/v1"
+        assert (client.connect_timeout, client.read_timeout) == (1.5, 7.0)
+        assert (client.max_retries, client.retry_deadline) == (4, 12.0)
+        assert KEY not in repr(client) and KEY not in str(vars(client).get("_auth"))
+
+    def test_missing_key_is_a_config_error(self) -> None:
+        with pytest.raises(ConfigError) as info:
+            OpenAIVideosClient.from_config({"OPENAI_BASE_URL": "http://x/v1"})
+        assert info.value.variable == "OPENAI_API_KEY"
+
+    def test_bad_variant_and_empty_id(self) -> None:
+        client = make_client("http://127.0.0.1:9/v1")
+        with pytest.raises(ValueError):
+            client.download("video_1", "poster")
+        with pytest.raises(ValueError):
+            client.retrieve("")
+
+
+# --- scripted server: headers, redirects, odd bodies --------------------------------------------
+
+
+class TestScripted:
+    """Behaviour that needs replies the simulator cannot be told to send."""
+
+    def test_headers_sent(self, scripted: ScriptedServer) -> None:
+        scripted.script("/v1/videos", Reply(body=video_json()))
+        job = make_client(scripted.url + "/v1").create("a dream", model="m", seconds="8", size="s")
+        assert job.id == "video_abc" and job.status == PENDING
+        request = scripted.seen[0]
+        assert request.headers["Authorization"] == f"Bearer {KEY}"
+        assert request.headers["User-Agent"].startswith("dreamweb/")
+        assert request.headers["Content-Type"] == "application/json"
+
+    def test_x_should_retry_false_stops_a_retryable_status(self, scripted: ScriptedServer) -> None:
+        scripted.script("/v1/videos/v", Reply(500, error_json("x"), {"x-should-retry": "false"}))
+        with pytest.raises(UpstreamUnavailableError):
+            make_client(scripted.url + "/v1").retrieve("v")
+        assert scripted.hits("/v1/videos/v") == 1
+
+    def test_x_should_retry_true_retries_a_plain_status(self, scripted: ScriptedServer) -> None:
+        scripted.script(
+            "/v1/videos/v",
+            Reply(400, error_json("try again"), {"x-should-retry": "true", "retry-after-ms": "10"}),
+            Reply(body=video_json("v", "in_progress", progress=5)),
+        )
+        assert make_client(scripted.url + "/v1").retrieve("v").progress == 5
+        assert scripted.hits("/v1/videos/v") == 2
+
+    def test_x_should_retry_true_does_not_repeat_a_create(self, scripted: ScriptedServer) -> None:
+        scripted.script(
+            "/v1/videos", Reply(503, error_json("x"), {"x-should-retry": "true"}), Reply()
+        )
+        with pytest.raises(UpstreamUnavailableError):
+            make_client(scripted.url + "/v1").create("a", model="m", seconds="4", size="s")
+        assert scripted.hits("/v1/videos") == 1
+
+    def test_create_not_retried_after_a_drop(self, scripted: ScriptedServer) -> None:
+        """The request was sent, then the connection died: the job may exist. One attempt."""
+        scripted.script("/v1/videos", Reply(action="drop"), Reply(body=video_json()))
+        with pytest.raises(UpstreamUnavailableError):
+            make_client(scripted.url + "/v1").create("a", model="m", seconds="4", size="s")
+        assert scripted.hits("/v1/videos") == 1
+
+    def test_retrieve_retried_after_a_drop(self, scripted: ScriptedServer) -> None:
+        scripted.script("/v1/videos/v", Reply(action="drop"), Reply(body=video_json("v")))
+        assert make_client(scripted.url + "/v1").retrieve("v").id == "v"
+        assert scripted.hits("/v1/videos/v") == 2
+
+    def test_create_retried_when_connection_refused(
+        self, provider_logs: pytest.LogCaptureFixture
+    ) -> None:
+        """Nothing listens: the create surely never arrived, so it is retried (3 attempts)."""
+        client = make_client(f"http://127.0.0.1:{free_port()}/v1", max_retries=2)
+        started = time.monotonic()
+        with pytest.raises(UpstreamUnavailableError):
+            client.create("a", model="m", seconds="4", size="s")
+        attempts = [r.attempt for r in provider_logs.records if r.name == "dreamweb.provider"]
+        assert attempts == [1, 2, 3]
+        assert time.monotonic() - started < 4  # two backoffs of at most 0.5 s and 1 s
+
+    def test_retry_after_http_date(self, scripted: ScriptedServer) -> None:
+        soon = email.utils.formatdate(time.time() + 1, usegmt=True)
+        scripted.script(
+            "/v1/videos/v",
+            Reply(429, error_json("Rate limit reached for requests"), {"retry-after": soon}),
+            Reply(body=video_json("v")),
+        )
+        assert make_client(scripted.url + "/v1").retrieve("v").id == "v"
+        assert scripted.hits("/v1/videos/v") == 2
+
+    @pytest.mark.parametrize(
+        ("status", "error_class"),
+        [(400, InputRejectedError), (502, UpstreamUnavailableError), (403, AuthenticationError)],
+    )
+    def test_non_json_error_bodies(
+        self, scripted: ScriptedServer, status: int, error_class: type[ProviderError]
+    ) -> None:
+        scripted.script(
+            "/v1/videos/v",
+            Reply(status, b"<html>Bad Gateway</html>", {"Content-Type": "text/html"}),
+        )
+        with pytest.raises(error_class) as info:
+            make_client(scripted.url + "/v1", max_retries=0).retrieve("v")
+        assert info.value.public_message == error_class.default_message
+        assert info.value.upstream_status == status
+
+    def test_unreadable_success_body(self, scripted: ScriptedServer) -> None:
+        scripted.script("/v1/videos/v", Reply(body=b"not json"))
+        with pytest.raises(UpstreamUnavailableError):
+            make_client(scripted.url + "/v1").retrieve("v")
+
+    def test_upstream_message_never_echoes_the_key(self, scripted: ScriptedServer) -> None:
+        scripted.script("/v1/videos/v", Reply(400, error_json(f"Bad key {KEY} in body")))
+        with pytest.raises(InputRejectedError) as info:
+            make_client(scripted.url + "/v1").retrieve("v")
+        assert KEY not in str(info.value) and "[redacted]" in info.value.public_message
+
+    def test_cross_host_redirect_drops_authorization(self, scripted: ScriptedServer) -> None:
+        """A gateway 302s to a signed URL on another host: the key must not follow."""
+        storage = ScriptedServer()
+        try:
+            storage.script(
+                "/signed", Reply(body=b"V" * 1000, headers={"Content-Type": "video/mp4"})
+            )
+            signed = f"http://localhost:{storage.port}/signed?sig=abc"
+            scripted.script("/v1/videos/v/content", Reply(302, b"", {"Location": signed}))
+            with make_client(scripted.url + "/v1").download("v") as stream:
+                assert b"".join(stream) == b"V" * 1000
+                assert stream.content_type == "video/mp4"
+            assert scripted.seen[0].headers["Authorization"] == f"Bearer {KEY}"
+            assert "Authorization" not in storage.seen[0].headers
+        finally:
+            storage.close()
+
+    def test_same_host_redirect_keeps_authorization(self, scripted: ScriptedServer) -> None:
+        scripted.script("/v1/videos/v/content", Reply(302, b"", {"Location": "/files/v.mp4"}))
+        scripted.script("/files/v.mp4", Reply(body=b"abc"))
+        with make_client(scripted.url + "/v1").download("v") as stream:
+            assert b"".join(stream) == b"abc"
+        assert scripted.seen[1].headers["Authorization"] == f"Bearer {KEY}"
+
+    def test_short_body_with_clean_close_is_truncated(self, scripted: ScriptedServer) -> None:
+        """Content-Length says 2000, 1000 bytes arrive, then an orderly close."""
+        scripted.script("/v1/videos/v/content", Reply(body=b"x" * 1000, action="short"))
+        stream = make_client(scripted.url + "/v1").download("v")
+        assert stream.content_length == 2000
+        with pytest.raises(ContentTruncatedError), stream:
+            for _ in stream:
+                pass
+
+    def test_short_body_caught_without_urllib3_enforcement(self, scripted: ScriptedServer) -> None:
+        """The byte count catches a short body even where urllib3 does not (1.x behaviour)."""
+        scripted.script("/short", Reply(body=b"x" * 1000, action="short"))
+        with requests.get(scripted.url + "/short", stream=True, timeout=2) as response:
+            response.raw.enforce_content_length = False
+            chunks = verified_chunks(response, 2000)
+            assert next(chunks) == b"x" * 1000  # urllib3 itself ends quietly here
+            with pytest.raises(ContentTruncatedError, match="1000 of 2000"):
+                next(chunks)
