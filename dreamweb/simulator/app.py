@@ -326,6 +326,9 @@ class VideoSimulator:
             response = self._dispatch(request)
         except ApiError as error:
             response = _error_response(error)
+        finally:
+            # Closes uploaded files (an input_reference spools to a temporary file).
+            request.close()
         response.headers["x-request-id"] = new_request_id()
         return response(environ, start_response)
 
