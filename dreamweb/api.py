@@ -1,13 +1,126 @@
-"""The JSON API blueprint (``/api``): thin views over ``dreamweb.jobs``."""
+"""The JSON API blueprint (``/api``): thin views over ``dreamweb.jobs``.
+
+Every response here is JSON (errors included: ``dreamweb.error_handlers``). Job ids are taken
+with the ``path`` converter so that ``..``, ``%2F`` and friends reach the validator and get a
+400 instead of slipping past routing.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import json
+from importlib import resources
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
+
+from dreamweb.errors import NotFoundError, ObjectNotFoundError
+from dreamweb.extensions import limiter
+from dreamweb.jobs import Job, iso
+from dreamweb.providers.base import COMPLETED, FAILED
+from dreamweb.services import services
+from dreamweb.storage.layout import video_key
+from dreamweb.storage.serving import send_stored_object
+from dreamweb.validators import (
+    parse_create_request,
+    validate_idempotency_key,
+    validate_job_id,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+def _create_limit() -> str:
+    return current_app.config["RATELIMIT_CREATE"]
+
+
+def _read_limit() -> str:
+    return current_app.config["RATELIMIT_READ"]
+
+
+@bp.post("/create-video")
+@limiter.limit(_create_limit)
+def create_video() -> tuple[Response, int, dict[str, str]]:
+    """Validate a dream and start its generation: 202 with a ``Location`` to poll."""
+    body = request.get_json(force=True, silent=True)
+    config = current_app.config
+    wanted = parse_create_request(
+        body,
+        allowed_seconds=config["VIDEO_ALLOWED_SECONDS"],
+        allowed_sizes=config["VIDEO_ALLOWED_SIZES"],
+        default_seconds=config["VIDEO_SECONDS"],
+        default_size=config["VIDEO_SIZE"],
+    )
+    idempotency_key = validate_idempotency_key(request.headers.get("Idempotency-Key"))
+    job, replayed = services().jobs.create(
+        wanted.prompt, seconds=wanted.seconds, size=wanted.size, idempotency_key=idempotency_key
+    )
+    headers = {"Location": url_for("api.video_status", job_id=job.id, _external=True)}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    payload = {"jobId": job.id, "status": job.status, "createdAt": iso(job.created_at)}
+    return jsonify(payload), 202, headers
+
+
+@bp.get("/video-status/<path:job_id>")
+@limiter.limit(_read_limit)
+def video_status(job_id: str) -> Response:
+    """The job's status in the seed's shapes; advances it upstream at most once per TTL."""
+    job = services().jobs.refresh(validate_job_id(job_id))
+    response = jsonify(status_payload(job))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def status_payload(job: Job) -> dict[str, Any]:
+    """The status document for ``job`` (pending/processing, completed or failed shape)."""
+    payload: dict[str, Any] = {"jobId": job.id, "status": job.status}
+    if job.status == COMPLETED:
+        payload.update(videoUrl=video_url(job.id), completedAt=iso(job.completed_at))
+    elif job.status == FAILED:
+        payload["error"] = job.error
+    else:
+        payload.update(progress=job.progress, stage=job.stage)
+    return payload
+
+
+def video_url(job_id: str) -> str:
+    """Where a client fetches the stored video: our endpoint, or a signed GCS URL."""
+    config = current_app.config
+    if config["VIDEO_DELIVERY"] == "signed-url":
+        return services().store.signed_url(
+            video_key(job_id),
+            seconds=config["SIGNED_URL_SECONDS"],
+            download_name=f"dream-{job_id}.mp4",
+            inline=False,
+        )
+    return url_for("api.get_video", job_id=job_id, _external=True)
+
+
+@bp.route("/get-video/<path:job_id>", methods=["GET", "HEAD"])
+@limiter.limit(_read_limit)
+def get_video(job_id: str) -> Response:
+    """The stored video, range-served (or a redirect to a signed URL in signed-url mode)."""
+    job_id = validate_job_id(job_id)
+    store = services().store
+    try:
+        if current_app.config["VIDEO_DELIVERY"] == "signed-url":
+            store.stat(video_key(job_id))
+            return redirect(video_url(job_id), code=302)
+        return send_stored_object(
+            store, video_key(job_id), download_name=f"dream-{job_id}.mp4", as_attachment=True
+        )
+    except ObjectNotFoundError:
+        raise NotFoundError(f"Video not found for job ID: {job_id}") from None
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of this API."""
+    document = json.loads(resources.files("dreamweb").joinpath("openapi.json").read_text())
+    return jsonify(document)
+
+
 @bp.get("/health")
-def health():
-    """Liveness probe for the platform's router."""
+def health() -> Response:
+    """Liveness probe for the platform's router (no upstream or storage call)."""
     return jsonify(status="ok")

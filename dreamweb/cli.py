@@ -6,11 +6,13 @@ import time
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from dreamweb.services import services
 
 
 @click.command("sweep")
+@with_appcontext
 @click.option("--loop", is_flag=True, help="Keep sweeping every --interval seconds.")
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between sweeps.")
 def sweep_command(loop: bool, interval: float) -> None:
@@ -31,6 +33,7 @@ def sweep_command(loop: bool, interval: float) -> None:
 
 
 @click.command("check")
+@with_appcontext
 def check_command() -> None:
     """Release-phase check: configuration parsed (the factory did that) and storage reachable."""
     store = services().store

@@ -256,11 +256,12 @@ class JobService:
 
     # --- refresh ------------------------------------------------------------------------
 
-    def refresh(self, job_id: str) -> Job:
+    def refresh(self, job_id: str, *, force: bool = False) -> Job:
         """The job, advanced from the provider at most once per TTL window across processes.
 
         Never waits for a download: a job the provider finished is handed to ``spawn`` for
-        ingest and reported as ``processing``/``storing`` until its video is stored.
+        ingest and reported as ``processing``/``storing`` until its video is stored. ``force``
+        (the sweeper, which runs rarely) checks upstream even inside the TTL window.
         """
         record = self._read(job_id)
         if record is None:
@@ -273,7 +274,7 @@ class JobService:
             return job
         if job.provider_job_id is None:
             return self._abandon_if_stale(job)
-        if not self._due(job):
+        if not (force or self._due(job)):
             return job
         try:
             job, record = self._claim_check(job, record)
@@ -404,7 +405,7 @@ class JobService:
         if job.is_final:
             self.store.delete(layout.active_key(job_id))
             return job
-        self.refresh(job_id)
+        self.refresh(job_id, force=True)
         job = self.get(job_id)
         if job.stage == STORING:
             job = self.ingest(job_id)

@@ -1,0 +1,471 @@
+"""The JSON API contract: shapes, statuses, bad input, faults. Simulator over HTTP, real stores."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+
+import pytest
+import requests
+
+from dreamweb import create_app
+from dreamweb.logs import JsonFormatter
+from dreamweb.storage import layout
+from dreamweb.storage.layout import is_job_id
+
+PROMPT = "A serene dream of flying over mountains at sunset"
+
+
+def create(client, body=None, **kw):
+    return client.post("/api/create-video", json=body or {"prompt": PROMPT}, **kw)
+
+
+def wait_for(client, job_id, statuses=("completed", "failed"), timeout=20.0):
+    """Poll the status endpoint until the job reaches one of ``statuses``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        payload = client.get(f"/api/video-status/{job_id}").get_json()
+        if payload["status"] in statuses or time.monotonic() > deadline:
+            return payload
+        time.sleep(0.1)
+
+
+def provider_videos(simulator) -> list[dict]:
+    """Every job the simulator has, read through its own list endpoint."""
+    response = requests.get(
+        f"{simulator.base_url}/videos",
+        params={"limit": 100},
+        headers={"Authorization": "Bearer any"},
+        timeout=5,
+    )
+    return response.json()["data"]
+
+
+def provider_video_bytes(simulator, video_id: str) -> bytes:
+    """The bytes the simulator serves for a job's video."""
+    response = requests.get(
+        f"{simulator.base_url}/videos/{video_id}/content",
+        headers={"Authorization": "Bearer any"},
+        timeout=5,
+    )
+    return response.content
+
+
+@pytest.fixture
+def app_config(app_config, simulator):
+    simulator.configure(render_seconds=0.5)
+    return {**app_config, "STATUS_TTL_SECONDS": "0.2"}
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+def test_create_returns_202_with_location_and_the_seed_shape(client, simulator):
+    response = create(client)
+    assert response.status_code == 202
+    body = response.get_json()
+    assert set(body) == {"jobId", "status", "createdAt"}
+    assert is_job_id(body["jobId"]) and body["status"] == "pending"
+    assert time.strptime(body["createdAt"], "%Y-%m-%dT%H:%M:%SZ")
+    assert response.headers["Location"] == f"http://localhost/api/video-status/{body['jobId']}"
+    assert simulator.counters()["create"] == 1
+
+
+def test_provider_id_is_never_exposed(client, simulator):
+    body = create(client).get_json()
+    provider_ids = [video["id"] for video in provider_videos(simulator)]
+    status = client.get(f"/api/video-status/{body['jobId']}").get_data(as_text=True)
+    assert provider_ids and not any(pid in status or pid == body["jobId"] for pid in provider_ids)
+    assert client.get(f"/api/video-status/{provider_ids[0]}").status_code in (400, 404)
+
+
+def test_location_is_correct_behind_a_proxy(client):
+    response = create(
+        client,
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "dreams.example.com"},
+    )
+    assert response.headers["Location"].startswith("https://dreams.example.com/api/video-status/")
+
+
+BAD_BODIES = [
+    ("not json", "text/plain", "Invalid request: body must be a JSON object"),
+    ("{broken", "application/json", "Invalid request: body must be a JSON object"),
+    ("[1, 2]", "application/json", "Invalid request: body must be a JSON object"),
+    ("42", "application/json", "Invalid request: body must be a JSON object"),
+    ("null", "application/json", "Invalid request: body must be a JSON object"),
+    ('"a string"', "application/json", "Invalid request: body must be a JSON object"),
+    ("{}", "application/json", "Invalid prompt: prompt is required"),
+    ('{"prompt": null}', "application/json", "Invalid prompt: prompt is required"),
+    ('{"prompt": 12345678901}', "application/json", "Invalid prompt: must be a string"),
+    ('{"prompt": ["a dream of"]}', "application/json", "Invalid prompt: must be a string"),
+    (
+        '{"prompt": "x"}',
+        "application/json",
+        "Invalid prompt: must be between 10 and 500 characters",
+    ),
+    (
+        json.dumps({"prompt": "x" * 10_000}),
+        "application/json",
+        "Invalid prompt: must be between 10 and 500 characters",
+    ),
+    (
+        '{"prompt": "          "}',
+        "application/json",
+        "Invalid prompt: must not be empty or only whitespace",
+    ),
+    (
+        json.dumps({"prompt": "\u200b\u200c\u200d\u2060\ufeff" * 5}),
+        "application/json",
+        "Invalid prompt: must not be empty or only whitespace",
+    ),
+    (
+        json.dumps({"prompt": "\x00\x01\x02\x1b[31m"}),
+        "application/json",
+        "Invalid prompt: must be between 10 and 500 characters",
+    ),
+    (
+        json.dumps({"prompt": "\u202e\u202d\u2066abc"}),
+        "application/json",
+        "Invalid prompt: must be between 10 and 500 characters",
+    ),
+    (
+        json.dumps({"prompt": PROMPT, "seconds": "10"}),
+        "application/json",
+        "Invalid seconds: must be one of 4, 8, 12",
+    ),
+    (
+        json.dumps({"prompt": PROMPT, "size": "4096x4096"}),
+        "application/json",
+        "Invalid size: must be one of 1280x720, 720x1280",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "content_type", "message"), BAD_BODIES)
+def test_bad_create_bodies_get_400_and_no_upstream_call(
+    client, simulator, data, content_type, message
+):
+    response = client.post("/api/create-video", data=data, content_type=content_type)
+    assert response.status_code == 400
+    assert response.get_json() == {"error": message}
+    assert simulator.counters()["create"] == 0
+
+
+def test_huge_body_gets_413_json(client, simulator):
+    response = client.post(
+        "/api/create-video",
+        data=json.dumps({"prompt": "x" * 100_000}),
+        content_type="application/json",
+    )
+    assert response.status_code == 413
+    assert response.get_json() == {"error": "Request body too large"}
+    assert simulator.counters()["create"] == 0
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ['<script>alert("x")</script> a dream', '"><img src=x onerror=alert(1)> a dream'],
+)
+def test_html_payloads_are_stored_as_text(client, app, prompt):
+    body = create(client, {"prompt": prompt}).get_json()
+    with app.app_context():
+        from dreamweb.services import services
+
+        assert services().jobs.get(body["jobId"]).prompt == prompt
+
+
+def test_rtl_and_zero_width_characters_are_removed_before_the_provider(client, simulator):
+    create(client, {"prompt": "a \u202edream\u200b of\u00a0the   sea\u2066"})
+    assert provider_videos(simulator)[0]["prompt"].count("a dream of the sea") == 1
+
+
+def test_no_key_means_503_not_configured(app_config, simulator):
+    client = create_app({**app_config, "OPENAI_API_KEY": ""}).test_client()
+    response = create(client)
+    assert response.status_code == 503
+    assert "not configured" in response.get_json()["error"]
+    assert simulator.counters()["create"] == 0
+
+
+def test_provider_rate_limit_on_create_is_503_with_retry_after(client, simulator):
+    simulator.inject("create", "429", count=5, retry_after=1)
+    response = create(client)
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "error" in response.get_json()
+
+
+def test_provider_500_on_create_is_502_and_not_retried(client, simulator):
+    simulator.inject("create", "500", count=5)
+    response = create(client)
+    assert response.status_code == 502
+    assert response.get_json() == {"error": "The video provider is unavailable"}
+    assert simulator.counters()["create"] == 1, "a create is never retried after a 500"
+
+
+def test_provider_hang_on_create_is_a_bounded_502(app_config, simulator):
+    client = create_app({**app_config, "PROVIDER_READ_TIMEOUT": "0.5"}).test_client()
+    simulator.inject("create", "hang", count=1, hang_seconds=3)
+    started = time.monotonic()
+    response = create(client)
+    assert response.status_code == 502
+    assert time.monotonic() - started < 3
+    assert simulator.counters()["create"] == 1
+
+
+def test_provider_rejection_is_400_with_its_message(app_config, simulator):
+    client = create_app({**app_config, "VIDEO_MODEL": "sora-9"}).test_client()
+    response = create(client)
+    assert response.status_code == 400
+    assert "sora-9" in response.get_json()["error"]
+
+
+def test_idempotency_key_returns_the_first_response(client, simulator):
+    first = create(client, headers={"Idempotency-Key": "order-77"})
+    second = create(client, headers={"Idempotency-Key": "order-77"})
+    assert first.status_code == second.status_code == 202
+    assert first.get_json()["jobId"] == second.get_json()["jobId"]
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert simulator.counters()["create"] == 1
+    assert create(client, headers={"Idempotency-Key": "bad key"}).status_code == 400
+
+
+# --- status -----------------------------------------------------------------------------
+
+
+BAD_IDS = [
+    "abc",
+    "video_",
+    "video_a",
+    "../../etc/passwd",
+    "video_..%2F..%2Fx",
+    "video_%2Fetc",
+    "video_\u00e9t\u00e9abcd",
+    "video_" + "a" * 200,
+    "video_abc def",
+    "VIDEO_abcdef",
+]
+
+
+@pytest.mark.parametrize("job_id", BAD_IDS)
+@pytest.mark.parametrize("endpoint", ["video-status", "get-video"])
+def test_malformed_ids_get_400_without_upstream(client, simulator, endpoint, job_id):
+    response = client.get(f"/api/{endpoint}/{job_id}")
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("Invalid job ID")
+    assert sum(simulator.counters().values()) == 0
+
+
+def test_unknown_id_is_404_without_upstream(client, simulator):
+    response = client.get("/api/video-status/video_neverMade123")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "Job not found: video_neverMade123"}
+    assert sum(simulator.counters().values()) == 0
+
+
+def test_running_then_completed_shapes(client, simulator):
+    job_id = create(client).get_json()["jobId"]
+    running = client.get(f"/api/video-status/{job_id}").get_json()
+    assert {"jobId", "status", "progress"} <= set(running)
+    assert running["status"] in ("pending", "processing")
+    assert 0 <= running["progress"] <= 100
+    done = wait_for(client, job_id)
+    assert set(done) == {"jobId", "status", "videoUrl", "completedAt"}
+    assert done["status"] == "completed"
+    assert done["videoUrl"] == f"http://localhost/api/get-video/{job_id}"
+    video = client.get(done["videoUrl"])
+    assert video.status_code == 200 and video.headers["Content-Type"] == "video/mp4"
+    assert video.data[4:8] == b"ftyp"
+
+
+def test_storing_stage_is_reported_while_the_copy_runs(client, simulator):
+    simulator.configure(video_bytes=8 * 1024 * 1024)
+    simulator.inject("content", "hang", count=1, hang_seconds=1.5)
+    job_id = create(client).get_json()["jobId"]
+    payload = wait_for(client, job_id, statuses=("processing",))
+    deadline = time.monotonic() + 10
+    while payload.get("stage") != "storing" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        payload = client.get(f"/api/video-status/{job_id}").get_json()
+    assert payload == {"jobId": job_id, "status": "processing", "progress": 100, "stage": "storing"}
+    assert wait_for(client, job_id)["status"] == "completed"
+
+
+def test_failed_shape(client, simulator):
+    job_id = create(client, {"prompt": "a nightmare of teeth falling out"}).get_json()["jobId"]
+    assert wait_for(client, job_id) == {
+        "jobId": job_id,
+        "status": "failed",
+        "error": "Video generation failed: content policy violation",
+    }
+
+
+def test_status_rate_limited_upstream_is_503(client, simulator):
+    job_id = create(client).get_json()["jobId"]
+    simulator.inject("retrieve", "429", count=10, retry_after=1)
+    time.sleep(0.25)
+    response = client.get(f"/api/video-status/{job_id}")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+
+
+def test_status_upstream_down_is_502_and_keeps_state(client, simulator):
+    job_id = create(client).get_json()["jobId"]
+    simulator.inject("retrieve", "500", count=2)  # the first attempt and its one retry
+    time.sleep(0.25)
+    response = client.get(f"/api/video-status/{job_id}")
+    assert response.status_code == 502 and "error" in response.get_json()
+    time.sleep(0.25)
+    assert wait_for(client, job_id)["status"] == "completed"
+
+
+def test_dropped_download_still_completes_byte_exact(client, simulator):
+    simulator.configure(video_bytes=2 * 1024 * 1024)
+    simulator.inject("content", "drop", count=1, after_bytes=100_000)
+    job_id = create(client).get_json()["jobId"]
+    assert wait_for(client, job_id)["status"] == "completed"
+    provider_id = provider_videos(simulator)[0]["id"]
+    assert client.get(f"/api/get-video/{job_id}").data == provider_video_bytes(
+        simulator, provider_id
+    )
+
+
+# --- get-video --------------------------------------------------------------------------
+
+
+def test_get_video_404_shape_before_it_is_stored(client):
+    job_id = create(client).get_json()["jobId"]
+    response = client.get(f"/api/get-video/{job_id}")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": f"Video not found for job ID: {job_id}"}
+
+
+def test_get_video_headers_range_and_conditionals(client, simulator):
+    job_id = create(client).get_json()["jobId"]
+    wait_for(client, job_id)
+    full = client.get(f"/api/get-video/{job_id}")
+    size = len(full.data)
+    assert full.headers["Content-Length"] == str(size)
+    assert full.headers["Accept-Ranges"] == "bytes"
+    assert full.headers["Content-Disposition"] == f'attachment; filename="dream-{job_id}.mp4"'
+    etag = full.headers["ETag"]
+    assert etag.startswith('"') and "Last-Modified" in full.headers
+    part = client.get(f"/api/get-video/{job_id}", headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.data == full.data[10:20]
+    assert part.headers["Content-Range"] == f"bytes 10-19/{size}"
+    assert (
+        client.get(f"/api/get-video/{job_id}", headers={"If-None-Match": etag}).status_code == 304
+    )
+    unsatisfiable = client.get(f"/api/get-video/{job_id}", headers={"Range": f"bytes={size}-"})
+    assert unsatisfiable.status_code == 416
+    assert unsatisfiable.headers["Content-Range"] == f"bytes */{size}"
+    head = client.head(f"/api/get-video/{job_id}")
+    assert (
+        head.status_code == 200 and head.data == b"" and head.headers["Content-Length"] == str(size)
+    )
+
+
+# --- cross-cutting ----------------------------------------------------------------------
+
+
+def test_every_api_error_is_json(client):
+    assert client.get("/api/nowhere").get_json() == {"error": "Not found"}
+    response = client.delete("/api/create-video")
+    assert response.status_code == 405 and response.get_json() == {
+        "error": "Method DELETE not allowed"
+    }
+
+
+def test_unexpected_errors_are_generic_500_json(app_config, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the store's folder should be")
+    client = create_app({**app_config, "STORAGE_URL": (blocker / "store").as_uri()}).test_client()
+    response = create(client)
+    assert response.status_code in (500, 503)
+    body = response.get_json()
+    assert set(body) == {"error"} and "Traceback" not in body["error"]
+    assert str(blocker) not in body["error"]
+
+
+def test_request_id_is_echoed_or_generated(client):
+    assert (
+        client.get("/api/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
+        == "abc-123"
+    )
+    generated = client.get("/api/health", headers={"X-Request-ID": "bad id; drop"}).headers[
+        "X-Request-ID"
+    ]
+    assert generated and generated != "bad id; drop" and len(generated) == 32
+
+
+def test_the_api_key_never_reaches_a_response_or_a_log(client, simulator):
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    logging.getLogger("dreamweb").addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        simulator.inject("create", "401", count=1)
+        responses = [create(client), create(client)]
+        job_id = responses[1].get_json()["jobId"]
+        responses.append(client.get(f"/api/video-status/{job_id}"))
+        wait_for(client, job_id)
+    finally:
+        root.setLevel(old_level)
+        root.removeHandler(handler)
+        logging.getLogger("dreamweb").removeHandler(handler)
+    assert responses[0].status_code == 502
+    everything = lines.getvalue() + "".join(r.get_data(as_text=True) for r in responses)
+    assert "sim-test-key" not in everything
+    records = [json.loads(line) for line in lines.getvalue().splitlines() if line.startswith("{")]
+    events = {(r["message"], r.get("job_id")) for r in records}
+    assert ("job created", job_id) in events and ("job completed", job_id) in events
+    assert any(r["message"] == "request" and r.get("status") == 202 for r in records)
+
+
+def test_rate_limits_answer_429_json_with_retry_after(app_config):
+    client = create_app(
+        {**app_config, "RATELIMIT_ENABLED": "true", "RATELIMIT_CREATE": "2/minute"}
+    ).test_client()
+    codes = [create(client).status_code for _ in range(3)]
+    assert codes == [202, 202, 429]
+    limited = create(client)
+    assert limited.get_json()["error"].startswith("Rate limit exceeded")
+    assert int(limited.headers["Retry-After"]) > 0
+    # Limits are per client address, taken from the trusted proxy header.
+    other = create(client, environ_base={"HTTP_X_FORWARDED_FOR": "203.0.113.9"})
+    assert other.status_code == 202
+
+
+def test_cors_allowlist(app_config):
+    closed = create_app(app_config).test_client()
+    assert (
+        "Access-Control-Allow-Origin"
+        not in closed.get("/api/health", headers={"Origin": "https://evil.example"}).headers
+    )
+    opened = create_app({**app_config, "CORS_ORIGINS": "https://app.example"}).test_client()
+    allowed = opened.options(
+        "/api/create-video",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type, Idempotency-Key",
+        },
+    )
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    denied = opened.get("/api/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in denied.headers
+
+
+def test_active_marker_tracks_unfinished_jobs(client, app):
+    job_id = create(client).get_json()["jobId"]
+    with app.app_context():
+        from dreamweb.services import services
+
+        assert services().store.exists(layout.active_key(job_id))
+        wait_for(client, job_id)
+        assert not services().store.exists(layout.active_key(job_id))
