@@ -342,6 +342,7 @@ def test_status_moves_from_queued_through_in_progress_to_completed(simulator, ap
     assert video["completed_at"] >= video["created_at"]
     assert video["expires_at"] == video["completed_at"] + 600
     assert video["error"] is None
+    assert simulator.video(video["id"]) == video
 
 
 def test_zero_render_seconds_completes_at_once(simulator, api):
@@ -493,6 +494,8 @@ def test_content_of_a_failed_job_is_a_400(simulator, api):
     response = download(api, simulator, video_id)
     assert response.status_code == 400
     assert error_of(response)["code"] == "video_generation_failed"
+    # Nothing to expire either: the control API refuses rather than inventing content.
+    assert requests.post(f"{simulator.url}/_sim/jobs/{video_id}/expire").status_code == 400
 
 
 def test_content_after_expiry_is_a_404_expired(simulator, api):
@@ -784,6 +787,25 @@ def test_drop_fault_resets_the_connection_after_the_given_bytes(simulator, api):
         while chunk := response.read1(65536):
             received += chunk
     assert len(received) == 1000
+
+
+def test_drop_fault_delivers_every_byte_before_the_reset_even_for_large_prefixes(simulator, api):
+    """A reset discards unsent data, so the server drains its send queue first: a slow reader
+    still gets exactly ``after_bytes`` (more than the socket buffers hold) before the reset."""
+    simulator.configure(video_bytes=24 * MIB)
+    video_id = completed_video(api, simulator)
+    simulator.inject("content", "drop", after_bytes=16 * MIB)
+    response = raw_get(f"{simulator.base_url}/videos/{video_id}/content", AUTH)
+    received, paused = 0, False
+    with pytest.raises(ConnectionResetError):
+        while chunk := response.read1(MIB):
+            received += len(chunk)
+            if received > 8 * MIB and not paused:
+                # Stall while the server finishes writing: its send queue is full at the moment
+                # it decides to reset.
+                time.sleep(0.3)
+                paused = True
+    assert received == 16 * MIB
 
 
 def test_drop_fault_seen_through_requests(simulator, api):

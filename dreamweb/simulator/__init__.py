@@ -32,7 +32,8 @@ The API, under ``/v1`` (``Authorization: Bearer <anything non-empty>`` required 
   (picked by a hash of the job id) followed by a ``free`` box that carries the job id and pads
   the file to ``video_bytes``, streamed in chunks of at most 1 MiB with an exact
   ``Content-Length``. ``thumbnail`` is a WebP (``image/webp``), ``spritesheet`` a JPEG
-  (``image/jpeg``); both are the same for every job.
+  (``image/jpeg``); both are the same for every job. There is no ``Range`` support: content
+  is always a 200 with the whole body.
 - Errors use OpenAI's envelope ``{"error": {"message", "type", "param", "code"}}``; every
   response carries ``x-request-id``.
 
