@@ -1,0 +1,415 @@
+"""One behavioural suite for both ``VideoStore`` adapters: local disk and GCS (fake-gcs-server)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dreamweb.errors import (
+    ConfigError,
+    IntegrityError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    StorageError,
+)
+from dreamweb.storage import open_store
+from dreamweb.storage.base import VideoStore
+from dreamweb.storage.gcs import MULTIPART_LIMIT, GCSVideoStore
+from dreamweb.storage.local import LocalVideoStore
+from tests.fixtures.gcs import emulator_client
+from tests.fixtures.peers import free_port
+
+VIDEO = "videos/video_abcd1234.mp4"
+OTHER = "videos/video_efgh5678.mp4"
+RECORD = "jobs/video_abcd1234.json"
+MIB = 1024 * 1024
+
+
+def pieces(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    """``data`` as a stream of chunks, the way a download hands it over."""
+    for offset in range(0, len(data), size):
+        yield data[offset : offset + size]
+
+
+def payload(length: int, seed: int = 1) -> bytes:
+    """Deterministic, position-dependent bytes (a shifted slice would not compare equal)."""
+    block = hashlib.sha256(str(seed).encode()).digest() * 8
+    out = bytearray()
+    counter = 0
+    while len(out) < length:
+        out += counter.to_bytes(4, "big") + block[:252]
+        counter += 1
+    return bytes(out[:length])
+
+
+def read_all(store: VideoStore, key: str, start: int = 0, end: int | None = None) -> bytes:
+    """Everything ``open_range`` yields, joined."""
+    return b"".join(store.open_range(key, start, end))
+
+
+@pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.emulator)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> VideoStore:
+    """Each test runs once against each adapter."""
+    if request.param == "local":
+        return LocalVideoStore(tmp_path / "store")
+    return request.getfixturevalue("gcs_store")
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def test_put_stream_with_known_length_round_trips(store: VideoStore) -> None:
+    data = payload(300_000)
+    stored = store.put_stream(VIDEO, pieces(data), content_type="video/mp4", size=len(data))
+    assert stored.size == len(data)
+    assert stored.etag == hashlib.md5(data).hexdigest()
+    assert read_all(store, VIDEO) == data
+
+
+def test_put_stream_with_unknown_length_round_trips(store: VideoStore) -> None:
+    data = payload(123_457)
+    stored = store.put_stream(VIDEO, pieces(data, 10_000), content_type="video/mp4")
+    assert stored.size == len(data)
+    assert read_all(store, VIDEO) == data
+
+
+def test_empty_object(store: VideoStore) -> None:
+    stored = store.put_stream(VIDEO, iter(()), content_type="video/mp4", size=0)
+    assert stored.size == 0
+    assert read_all(store, VIDEO) == b""
+
+
+def test_large_object_streams_and_reads_back_a_middle_range(store: VideoStore) -> None:
+    """Above 8 MiB the GCS adapter switches to a chunked resumable upload."""
+    data = payload(MULTIPART_LIMIT + MIB + 3)
+    stored = store.put_stream(VIDEO, pieces(data, MIB), content_type="video/mp4")
+    assert stored.size == len(data)
+    assert stored.etag == hashlib.md5(data).hexdigest()
+    start, end = 5 * MIB + 11, 6 * MIB + 500
+    assert read_all(store, VIDEO, start, end) == data[start : end + 1]
+    assert hashlib.md5(read_all(store, VIDEO)).digest() == hashlib.md5(data).digest()
+
+
+@pytest.mark.parametrize(
+    ("length", "declared"), [(1000, 1001), (1000, 999), (1000, 0), (0, 5)], ids=str
+)
+def test_wrong_declared_size_raises_and_leaves_nothing(
+    store: VideoStore, length: int, declared: int
+) -> None:
+    with pytest.raises(IntegrityError):
+        store.put_stream(
+            VIDEO, pieces(payload(length), 100), content_type="video/mp4", size=declared
+        )
+    assert not store.exists(VIDEO)
+    assert list(store.list("videos/")) == []
+
+
+def test_short_stream_detected_mid_upload_leaves_nothing(store: VideoStore) -> None:
+    """A stream that ends early after more than 8 MiB: GCS is mid-resumable-upload by then."""
+    data = payload(MULTIPART_LIMIT + MIB)
+    with pytest.raises(IntegrityError):
+        store.put_stream(VIDEO, pieces(data, MIB), content_type="video/mp4", size=len(data) + 1)
+    assert not store.exists(VIDEO)
+
+
+def test_failing_source_leaves_nothing(store: VideoStore) -> None:
+    def broken() -> Iterator[bytes]:
+        yield b"x" * 1000
+        raise OSError("upstream connection reset")
+
+    with pytest.raises(OSError, match="upstream"):
+        store.put_stream(VIDEO, broken(), content_type="video/mp4")
+    assert not store.exists(VIDEO)
+
+
+def test_create_only_refuses_a_second_write(store: VideoStore) -> None:
+    first = store.put_stream(VIDEO, [b"first"], content_type="video/mp4", size=5)
+    with pytest.raises(PreconditionFailedError):
+        store.put_stream(VIDEO, [b"second"], content_type="video/mp4", size=6)
+    assert read_all(store, VIDEO) == b"first"
+    assert store.stat(VIDEO).generation == first.generation
+
+
+def test_create_only_race_has_exactly_one_winner(store: VideoStore) -> None:
+    """Small objects, so GCS uses a multipart upload and honours ``if_generation_match=0``."""
+    barrier = threading.Barrier(6)
+
+    def attempt(index: int) -> bytes | None:
+        body = f"writer {index}".encode()
+        barrier.wait()
+        try:
+            store.put_stream(VIDEO, [body], content_type="video/mp4", size=len(body))
+        except PreconditionFailedError:
+            return None
+        return body
+
+    with ThreadPoolExecutor(6) as pool:
+        winners = [body for body in pool.map(attempt, range(6)) if body is not None]
+    assert len(winners) == 1
+    assert read_all(store, VIDEO) == winners[0]
+
+
+def test_overwrite_when_allowed_replaces_the_object(store: VideoStore) -> None:
+    first = store.put_stream(VIDEO, [b"first"], content_type="video/mp4")
+    second = store.put_stream(VIDEO, [b"second!"], content_type="video/webm", if_absent=False)
+    assert second.generation != first.generation
+    assert second.etag == hashlib.md5(b"second!").hexdigest()
+    assert store.stat(VIDEO) == second
+    assert read_all(store, VIDEO) == b"second!"
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(0, None), (0, 0), (10, 19), (4000, None), (4095, None), (4090, 99_999), (0, 4095)],
+    ids=str,
+)
+def test_open_range_returns_exact_bytes(store: VideoStore, start: int, end: int | None) -> None:
+    data = payload(4096)
+    store.put_stream(VIDEO, [data], content_type="video/mp4")
+    expected = data[start:] if end is None else data[start : end + 1]
+    assert read_all(store, VIDEO, start, end) == expected
+
+
+@pytest.mark.parametrize(("start", "end"), [(4096, None), (5000, 6000), (20, 10)], ids=str)
+def test_open_range_outside_the_object_is_empty(
+    store: VideoStore, start: int, end: int | None
+) -> None:
+    store.put_stream(VIDEO, [payload(4096)], content_type="video/mp4")
+    assert read_all(store, VIDEO, start, end) == b""
+
+
+def test_open_range_of_a_missing_key_raises_at_once(store: VideoStore) -> None:
+    with pytest.raises(ObjectNotFoundError):
+        store.open_range(VIDEO)
+
+
+def test_stopping_a_read_early_is_clean(store: VideoStore) -> None:
+    data = payload(3 * MIB)
+    store.put_stream(VIDEO, [data], content_type="video/mp4")
+    chunks = store.open_range(VIDEO)
+    assert data.startswith(next(chunks))
+    chunks.close()  # type: ignore[attr-defined]
+    assert read_all(store, VIDEO, MIB, MIB + 9) == data[MIB : MIB + 10]
+
+
+def test_stat_reports_metadata(store: VideoStore) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    data = payload(2048)
+    store.put_stream(VIDEO, pieces(data, 500), content_type="video/mp4")
+    stat = store.stat(VIDEO)
+    assert (stat.key, stat.size, stat.content_type) == (VIDEO, 2048, "video/mp4")
+    assert stat.etag == hashlib.md5(data).hexdigest()  # strong, unquoted, content-derived
+    assert stat.last_modified.tzinfo is not None
+    assert before <= stat.last_modified <= datetime.now(UTC) + timedelta(seconds=5)
+    assert stat.generation.isdigit()
+
+
+def test_stat_of_a_missing_key_raises(store: VideoStore) -> None:
+    with pytest.raises(ObjectNotFoundError):
+        store.stat(VIDEO)
+
+
+def test_exists_and_delete(store: VideoStore) -> None:
+    assert not store.exists(VIDEO)
+    assert store.delete(VIDEO) is False
+    store.put_stream(VIDEO, [b"bytes"], content_type="video/mp4")
+    assert store.exists(VIDEO)
+    assert store.delete(VIDEO) is True
+    assert not store.exists(VIDEO)
+    assert store.delete(VIDEO) is False
+    with pytest.raises(ObjectNotFoundError):
+        store.open_range(VIDEO)
+    store.put_stream(VIDEO, [b"again"], content_type="video/mp4")  # create-only works again
+    assert read_all(store, VIDEO) == b"again"
+
+
+def test_list_by_prefix_is_sorted(store: VideoStore) -> None:
+    keys = [OTHER, VIDEO, "videos/video_abcd9999.mp4", "thumbnails/video_abcd1234.webp"]
+    for key in keys:
+        store.put_stream(key, [b"x"], content_type="application/octet-stream")
+    store.put_record(RECORD, {"n": 1}, generation=None)
+    assert list(store.list("videos/")) == sorted(keys[:3])
+    assert list(store.list("videos/video_abcd")) == [VIDEO, "videos/video_abcd9999.mp4"]
+    assert list(store.list("jobs/")) == [RECORD]
+    assert list(store.list("leases/")) == []
+    assert list(store.list("")) == sorted([*keys, RECORD])
+
+
+def test_unsafe_keys_are_refused(store: VideoStore) -> None:
+    for key in ["../escape", "videos/../../etc/passwd", "/etc/passwd", "videos/", "Videos/x"]:
+        with pytest.raises(StorageError):
+            store.put_stream(key, [b"x"], content_type="text/plain")
+        with pytest.raises(StorageError):
+            store.stat(key)
+
+
+# --- records ----------------------------------------------------------------------------------
+
+
+def test_records_compare_and_set(store: VideoStore) -> None:
+    assert store.get_record(RECORD) is None
+    created = store.put_record(RECORD, {"status": "queued"}, generation=None)
+    assert store.get_record(RECORD) == created
+    with pytest.raises(PreconditionFailedError):
+        store.put_record(RECORD, {"status": "other"}, generation=None)
+    updated = store.put_record(RECORD, {"status": "done"}, generation=created.generation)
+    assert updated.generation != created.generation
+    with pytest.raises(PreconditionFailedError):  # a stale token loses
+        store.put_record(RECORD, {"status": "stale"}, generation=created.generation)
+    with pytest.raises(PreconditionFailedError):
+        store.put_record(RECORD, {"status": "junk"}, generation="not-a-generation")
+    assert store.get_record(RECORD) == updated
+    assert store.stat(RECORD).content_type == "application/json"
+
+
+def test_record_update_of_a_missing_record_fails(store: VideoStore) -> None:
+    with pytest.raises(PreconditionFailedError):
+        store.put_record(RECORD, {"status": "done"}, generation="1")
+
+
+def test_a_deleted_and_recreated_record_refuses_the_old_token(store: VideoStore) -> None:
+    old = store.put_record(RECORD, {"v": 1}, generation=None)
+    store.delete(RECORD)
+    store.put_record(RECORD, {"v": 2}, generation=None)
+    with pytest.raises(PreconditionFailedError):
+        store.put_record(RECORD, {"v": 3}, generation=old.generation)
+
+
+def increment(store: VideoStore, key: str, times: int) -> int:
+    """Add ``times`` to a counter record with read-modify-CAS, retrying on conflicts."""
+    conflicts = 0
+    for _ in range(times):
+        while True:
+            record = store.get_record(key)
+            assert record is not None
+            try:
+                store.put_record(
+                    key, {"count": record.data["count"] + 1}, generation=record.generation
+                )
+                break
+            except PreconditionFailedError:
+                conflicts += 1
+    return conflicts
+
+
+def test_concurrent_increments_lose_no_update(store: VideoStore) -> None:
+    store.put_record(RECORD, {"count": 0}, generation=None)
+    with ThreadPoolExecutor(8) as pool:
+        conflicts = sum(pool.map(lambda _: increment(store, RECORD, 10), range(8)))
+    record = store.get_record(RECORD)
+    assert record is not None and record.data == {"count": 80}
+    assert conflicts > 0  # the test did exercise contention
+
+
+# --- local adapter specifics --------------------------------------------------------------------
+
+
+def _increment_in_process(root: str, times: int) -> int:
+    """Worker-process body: its own store on the shared directory."""
+    return increment(LocalVideoStore(Path(root)), RECORD, times)
+
+
+def _create_in_process(root: str, index: int) -> bool:
+    """Worker-process body: try to create the video; ``True`` if this process won."""
+    try:
+        LocalVideoStore(Path(root)).put_stream(VIDEO, [b"%d" % index], content_type="video/mp4")
+    except PreconditionFailedError:
+        return False
+    return True
+
+
+def test_local_cas_and_create_only_hold_across_processes(tmp_path: Path) -> None:
+    store = LocalVideoStore(tmp_path)
+    store.put_record(RECORD, {"count": 0}, generation=None)
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        pool.starmap(_increment_in_process, [(str(tmp_path), 10)] * 4)
+        created = pool.starmap(_create_in_process, [(str(tmp_path), i) for i in range(8)])
+    record = store.get_record(RECORD)
+    assert record is not None and record.data == {"count": 40}
+    assert created.count(True) == 1
+
+
+def test_local_layout_keeps_no_stale_files(tmp_path: Path) -> None:
+    store = LocalVideoStore(tmp_path)
+    store.put_stream(VIDEO, [b"one"], content_type="video/mp4")
+    latest = store.put_stream(VIDEO, [b"two"], content_type="video/mp4", if_absent=False)
+    with pytest.raises(IntegrityError):
+        store.put_stream(OTHER, [b"three"], content_type="video/mp4", size=4)
+    names = sorted(path.name for path in (tmp_path / "videos").iterdir())
+    assert names == [
+        "video_abcd1234.mp4@" + latest.generation,
+        "video_abcd1234.mp4@lock",
+        "video_abcd1234.mp4@meta",
+    ]
+    meta = json.loads((tmp_path / "videos" / "video_abcd1234.mp4@meta").read_text())
+    assert meta["md5"] == hashlib.md5(b"two").hexdigest()
+
+
+def test_local_refuses_a_symlink_out_of_the_root(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "store"
+    root.mkdir()
+    (root / "videos").symlink_to(outside)
+    store = LocalVideoStore(root)
+    with pytest.raises(StorageError):
+        store.put_stream(VIDEO, [b"x"], content_type="video/mp4")
+    assert list(outside.iterdir()) == []
+    assert list(store.list("videos/")) == []
+
+
+def test_local_from_url_and_open_store(tmp_path: Path) -> None:
+    url = (tmp_path / "a store").as_uri()
+    store = open_store({"STORAGE_URL": url})
+    assert isinstance(store, LocalVideoStore)
+    assert store.root == (tmp_path / "a store").resolve()
+    with pytest.raises(StorageError):
+        LocalVideoStore.from_url("file://elsewhere/x")
+    with pytest.raises(StorageError):
+        store.signed_url(VIDEO, seconds=60)
+
+
+# --- GCS adapter specifics ----------------------------------------------------------------------
+
+
+@pytest.mark.emulator
+def test_gcs_open_store_from_config_with_a_prefix(gcs_config: dict[str, str]) -> None:
+    config = {**gcs_config, "STORAGE_URL": gcs_config["STORAGE_URL"] + "/tenant-a"}
+    store = open_store(config)
+    assert isinstance(store, GCSVideoStore)
+    store.put_stream(VIDEO, [b"hello"], content_type="video/mp4")
+    assert store.bucket.get_blob("tenant-a/" + VIDEO) is not None
+    assert list(store.list("videos/")) == [VIDEO]
+    assert read_all(store, VIDEO) == b"hello"
+
+
+def test_gcs_from_config_rejects_bad_credentials_without_echoing_them() -> None:
+    secret = '{"type": "service_account", "private_key": "SECRET-MATERIAL"}'
+    with pytest.raises(ConfigError) as caught:
+        GCSVideoStore.from_config({"STORAGE_URL": "gs://bucket", "GCS_CREDENTIALS_JSON": secret})
+    assert caught.value.variable == "GCS_CREDENTIALS_JSON"
+    assert "SECRET" not in str(caught.value)
+
+
+def test_gcs_unreachable_server_is_a_storage_error() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    store = GCSVideoStore(
+        "bucket", "", emulator_client(dead), timeout=(0.5, 0.5), retry_deadline=0.5
+    )
+    with pytest.raises(StorageError):
+        store.stat(VIDEO)
+    with pytest.raises(StorageError):
+        store.put_stream(VIDEO, [b"x"], content_type="video/mp4")
+    with pytest.raises(StorageError):
+        store.open_range(VIDEO)
