@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from dreamweb.errors import DreamwebError, RateLimitedError
+from dreamweb.extensions import limiter
 
 logger = logging.getLogger("dreamweb.errors")
 
@@ -80,6 +83,14 @@ def init_app(app: Flask) -> None:
         if isinstance(error, RateLimitedError) and retry is None:
             retry = 30
         return error_response(error.public_message, error.status, retry_after=retry)
+
+    @app.errorhandler(RateLimitExceeded)
+    def handle_rate_limited(error: RateLimitExceeded) -> Response:
+        # Rate-limit headers are off (they cost a storage round trip per request), so the
+        # one header a throttled client needs is computed here from the breached window.
+        current = limiter.current_limit
+        retry = current.reset_at - time.time() if current else 60
+        return error_response(_http_message(error), 429, retry_after=retry)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 # The client address comes from ProxyFix (trusted hops only), so a forged X-Forwarded-For
 # from the client cannot dodge the limits.
-limiter = Limiter(get_remote_address, headers_enabled=True, retry_after="delta-seconds")
+limiter = Limiter(get_remote_address, retry_after="delta-seconds")
 csrf = CSRFProtect()
 cors = CORS()
 

@@ -469,3 +469,52 @@ def test_active_marker_tracks_unfinished_jobs(client, app):
         assert services().store.exists(layout.active_key(job_id))
         wait_for(client, job_id)
         assert not services().store.exists(layout.active_key(job_id))
+
+
+# --- the GCS emulator as the store ------------------------------------------------------
+
+
+@pytest.fixture
+def gcs_client(app_config, gcs_config):
+    """An app storing in the GCS emulator instead of on disk."""
+    return create_app({**app_config, **gcs_config}).test_client()
+
+
+def test_full_flow_on_gcs(gcs_client, simulator):
+    simulator.configure(video_bytes=3 * 1024 * 1024)
+    job_id = create(gcs_client).get_json()["jobId"]
+    done = wait_for(gcs_client, job_id)
+    assert done["status"] == "completed"
+    provider_id = provider_videos(simulator)[0]["id"]
+    expected = provider_video_bytes(simulator, provider_id)
+    assert gcs_client.get(f"/api/get-video/{job_id}").data == expected
+    middle = gcs_client.get(f"/api/get-video/{job_id}", headers={"Range": "bytes=1500000-1500099"})
+    assert middle.status_code == 206 and middle.data == expected[1500000:1500100]
+
+
+def test_faults_end_every_job_completed_or_failed_never_stuck_or_duplicated(app, simulator):
+    simulator.configure(video_bytes=512 * 1024)
+    client = app.test_client()
+    simulator.inject("create", "429", count=1, retry_after=0.1)
+    simulator.inject("retrieve", "500", count=3)
+    simulator.inject("content", "drop", count=2, after_bytes=10_000)
+    simulator.inject("content", "truncate", count=1, after_bytes=20_000)
+    prompts = [f"a dream number {n} of rivers made of light" for n in range(5)]
+    prompts.append("a nightmare number 6 of a house with no doors")
+    job_ids = [create(client, {"prompt": p}).get_json()["jobId"] for p in prompts]
+    from dreamweb.services import services
+
+    with app.app_context():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            services().inline_jobs().sweep()
+            jobs = [services().jobs.get(job_id) for job_id in job_ids]
+            if all(job.is_final for job in jobs):
+                break
+            time.sleep(0.2)
+        assert [job.status for job in jobs] == ["completed"] * 5 + ["failed"]
+        assert jobs[-1].error == "Video generation failed: content policy violation"
+        for job in jobs[:5]:
+            stored = b"".join(services().store.open_range(layout.video_key(job.id)))
+            assert stored == provider_video_bytes(simulator, job.provider_job_id)
+    assert len(provider_videos(simulator)) == 6, "no generation was started twice"
