@@ -11,7 +11,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from dreamweb.errors import NotFoundError, ObjectNotFoundError
 from dreamweb.extensions import limiter
@@ -19,7 +19,7 @@ from dreamweb.jobs import Job, iso
 from dreamweb.providers.base import COMPLETED, FAILED
 from dreamweb.services import services
 from dreamweb.storage.layout import video_key
-from dreamweb.storage.serving import send_stored_object
+from dreamweb.storage.serving import send_stored_object, signed_redirect
 from dreamweb.validators import (
     parse_create_request,
     validate_idempotency_key,
@@ -101,14 +101,14 @@ def video_url(job_id: str) -> str:
 def get_video(job_id: str) -> Response:
     """The stored video, range-served (or a redirect to a signed URL in signed-url mode)."""
     job_id = validate_job_id(job_id)
-    store = services().store
+    store, config = services().store, current_app.config
+    name = f"dream-{job_id}.mp4"
     try:
-        if current_app.config["VIDEO_DELIVERY"] == "signed-url":
-            store.stat(video_key(job_id))
-            return redirect(video_url(job_id), code=302)
-        return send_stored_object(
-            store, video_key(job_id), download_name=f"dream-{job_id}.mp4", as_attachment=True
-        )
+        if config["VIDEO_DELIVERY"] == "signed-url":
+            return signed_redirect(
+                store, video_key(job_id), seconds=config["SIGNED_URL_SECONDS"], download_name=name
+            )
+        return send_stored_object(store, video_key(job_id), download_name=name)
     except ObjectNotFoundError:
         raise NotFoundError(f"Video not found for job ID: {job_id}") from None
 

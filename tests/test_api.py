@@ -518,3 +518,25 @@ def test_faults_end_every_job_completed_or_failed_never_stuck_or_duplicated(app,
             stored = b"".join(services().store.open_range(layout.video_key(job.id)))
             assert stored == provider_video_bytes(simulator, job.provider_job_id)
     assert len(provider_videos(simulator)) == 6, "no generation was started twice"
+
+
+def test_signed_url_delivery(app_config, gcs_config, signing_key, simulator):
+    config = {
+        **app_config,
+        **gcs_config,
+        "VIDEO_DELIVERY": "signed-url",
+        "GCS_CREDENTIALS_JSON": json.dumps(signing_key[1]),
+    }
+    client = create_app(config).test_client()
+    job_id = create(client).get_json()["jobId"]
+    done = wait_for(client, job_id)
+    assert done["status"] == "completed"
+    emulator = gcs_config["STORAGE_EMULATOR_HOST"]
+    assert done["videoUrl"].startswith(emulator) and "X-Goog-Signature=" in done["videoUrl"]
+    redirect = client.get(f"/api/get-video/{job_id}")
+    assert redirect.status_code == 302
+    assert redirect.headers["Location"].startswith(emulator)
+    expected = provider_video_bytes(simulator, provider_videos(simulator)[0]["id"])
+    part = requests.get(redirect.headers["Location"], headers={"Range": "bytes=100-199"}, timeout=5)
+    assert part.status_code == 206 and part.content == expected[100:200]
+    assert client.get("/api/get-video/video_notStoredYet1").status_code == 404
