@@ -38,12 +38,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["STORAGE_URL"]:
         app.config["STORAGE_URL"] = (Path(app.instance_path) / "storage").as_uri()
 
-    from dreamweb import api, cli, error_handlers, extensions, logs, services, web
+    from dreamweb import api, cli, error_handlers, extensions, logs, security, services, web
 
     logs.init_app(app)
     extensions.init_app(app)
     services.init_app(app)
     error_handlers.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
