@@ -6,7 +6,7 @@ import pytest
 
 from dreamweb import create_app
 
-pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.gcs"]
+pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.gcs", "tests.fixtures.browser"]
 
 
 @pytest.fixture
