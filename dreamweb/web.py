@@ -24,6 +24,7 @@ import hashlib
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -536,6 +537,9 @@ def too_many_requests(error: TooManyRequests) -> Response:
         "You have started several dreams in a short time. "
         f"{RETRY_ANOTHER_TIME} (Limit: {error.description})"
     )
+    # The limiter sends no headers of its own: Retry-After comes from the breached window.
+    breached = limiter.current_limit
+    retry_after = breached.reset_at - time.time() if breached else 60.0
     if request.endpoint == "web.create_dream":
-        return submission_failed(message, 429)
-    return error_response(message, 429)
+        return submission_failed(message, 429, retry_after=retry_after)
+    return error_response(message, 429, retry_after=retry_after)
