@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -129,6 +130,42 @@ class Job:
         return asdict(self)
 
 
+class RecordCache:
+    """A per-process memory of recently read or written job records, for ``max_age`` seconds.
+
+    Status polls of one job arrive many times a second from many clients; without this each
+    would read the record from the store (a round trip to GCS). A cached record may be up to
+    ``max_age`` old, which is harmless: every write is compare-and-set against the store, so a
+    stale copy can only lose a race, never overwrite a newer record.
+    """
+
+    def __init__(self, max_age: float, size: int = 1024) -> None:
+        self.max_age = max_age
+        self.size = size
+        self._entries: dict[str, tuple[float, Record]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str, now: float) -> Record | None:
+        """The cached record if it is fresh enough."""
+        entry = self._entries.get(job_id)
+        return entry[1] if entry and now - entry[0] < self.max_age else None
+
+    def put(self, job_id: str, record: Record, now: float) -> None:
+        """Remember ``record`` as of ``now`` (oldest entries go first when full)."""
+        if self.max_age <= 0:
+            return
+        with self._lock:
+            self._entries.pop(job_id, None)
+            self._entries[job_id] = (now, record)
+            while len(self._entries) > self.size:
+                self._entries.pop(next(iter(self._entries)))
+
+    def forget(self, job_id: str) -> None:
+        """Drop ``job_id`` (deleted, or known to have changed)."""
+        with self._lock:
+            self._entries.pop(job_id, None)
+
+
 @dataclass(frozen=True)
 class SweepReport:
     """What one sweep did."""
@@ -154,24 +191,43 @@ class JobService:
         *,
         spawn: Callable[[str, Callable[[], object]], None] | None = None,
         clock: Callable[[], float] = time.time,
+        cache: RecordCache | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
         self.config = config
         self.spawn = spawn or run_inline
         self.clock = clock
+        self.cache = cache or RecordCache(max_age=0)
 
     # --- reading ------------------------------------------------------------------------
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, *, fresh: bool = False) -> Job:
         """The stored job, or ``NotFoundError``. Never calls the provider."""
-        record = self._read(job_id)
+        record = self._read(job_id, fresh=fresh)
         if record is None:
             raise NotFoundError(f"Job not found: {job_id}")
         return Job.from_record(record.data)
 
-    def _read(self, job_id: str) -> Record | None:
-        return self.store.get_record(layout.job_key(job_id))
+    def _read(self, job_id: str, *, fresh: bool = False) -> Record | None:
+        record = None if fresh else self.cache.get(job_id, self.clock())
+        if record is None:
+            record = self.store.get_record(layout.job_key(job_id))
+            if record is not None:
+                self.cache.put(job_id, record, self.clock())
+        return record
+
+    def _write(self, job: Job, generation: str | None) -> Record:
+        """Compare-and-set the job's record, keeping the cache in step."""
+        try:
+            record = self.store.put_record(
+                layout.job_key(job.id), job.to_record(), generation=generation
+            )
+        except PreconditionFailedError:
+            self.cache.forget(job.id)
+            raise
+        self.cache.put(job.id, record, self.clock())
+        return record
 
     # --- create -------------------------------------------------------------------------
 
@@ -200,7 +256,7 @@ class JobService:
             if first is not None:
                 return first, True
         # The record exists before the paid call, so a crash right after it leaves a trace.
-        created = self.store.put_record(layout.job_key(job.id), job.to_record(), generation=None)
+        created = self._write(job, generation=None)
         try:
             upstream = provider.create(
                 job.enhanced_prompt, model=job.model, seconds=job.seconds, size=job.size
@@ -251,6 +307,7 @@ class JobService:
     def _forget(self, job_id: str, idempotency_key: str | None) -> None:
         """Undo a create the provider refused: no job was started, nothing to keep."""
         self.store.delete(layout.job_key(job_id))
+        self.cache.forget(job_id)
         if idempotency_key is not None:
             self.store.delete(layout.idempotency_key(idempotency_key))
 
@@ -269,25 +326,32 @@ class JobService:
         job = Job.from_record(record.data)
         if job.is_final:
             return job  # store-first: a finished job never calls the provider again
-        if job.stage == STORING or self.store.exists(layout.video_key(job.id)):
-            self.spawn(job_id, lambda: self.ingest(job_id))
-            return job
+        if job.stage == STORING:
+            return self._ingest_in_background(job_id)
         if job.provider_job_id is None:
             return self._abandon_if_stale(job)
         if not (force or self._due(job)):
             return job
+        if self.store.exists(layout.video_key(job.id)):
+            # Stored by a process that died before marking the job: finish it, no upstream.
+            return self._ingest_in_background(job_id)
         try:
             job, record = self._claim_check(job, record)
         except PreconditionFailedError:
-            return self.get(job_id)  # another process is checking right now
+            # Another process is checking right now (or our cached copy was stale).
+            return self.get(job_id, fresh=True)
         try:
             upstream = self._require_provider().retrieve(job.provider_job_id or "")
         except ProviderNotFoundError:
             return self._fail(job.id, "provider_lost")
         job = self._update(job.id, lambda j: _apply_upstream(j, upstream, self.clock()), record)
         if job.stage == STORING:
-            self.spawn(job_id, lambda: self.ingest(job_id))
+            return self._ingest_in_background(job_id)
         return job
+
+    def _ingest_in_background(self, job_id: str) -> Job:
+        self.spawn(job_id, lambda: self.ingest(job_id))
+        return self.get(job_id)  # an inline spawn may have finished it already
 
     def _abandon_if_stale(self, job: Job) -> Job:
         """A record without a provider id: its creator died mid-submit (or is still in it)."""
@@ -302,10 +366,7 @@ class JobService:
     def _claim_check(self, job: Job, record: Record) -> tuple[Job, Record]:
         """Stamp ``checked_at`` with compare-and-set: of N concurrent pollers, one wins."""
         job = replace(job, checked_at=self.clock())
-        stored = self.store.put_record(
-            layout.job_key(job.id), job.to_record(), generation=record.generation
-        )
-        return job, stored
+        return job, self._write(job, generation=record.generation)
 
     # --- ingest -------------------------------------------------------------------------
 
@@ -428,6 +489,7 @@ class JobService:
             layout.job_key(job_id),
         ):
             self.store.delete(key)
+        self.cache.forget(job_id)
         if self.provider is not None and job.provider_job_id:
             try:
                 self.provider.delete(job.provider_job_id)
@@ -444,9 +506,8 @@ class JobService:
         self, job_id: str, change: Callable[[Job], Job], record: Record | None = None
     ) -> Job:
         """Apply ``change`` to the stored job with compare-and-set, re-reading on conflict."""
-        key = layout.job_key(job_id)
         for _ in range(CAS_ATTEMPTS):
-            record = record or self.store.get_record(key)
+            record = record or self._read(job_id, fresh=True)
             if record is None:
                 raise NotFoundError(f"Job not found: {job_id}")
             before = Job.from_record(record.data)
@@ -455,7 +516,7 @@ class JobService:
                 return before
             after = replace(after, updated_at=self.clock())
             try:
-                self.store.put_record(key, after.to_record(), generation=record.generation)
+                self._write(after, generation=record.generation)
             except PreconditionFailedError:
                 record = None
                 continue

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from dreamweb.jobs import JobService
+from dreamweb.jobs import JobService, RecordCache
 from dreamweb.providers import build_provider
 from dreamweb.providers.base import VideoProvider
 from dreamweb.storage import open_store
@@ -67,6 +67,9 @@ class Services:
         self._store: VideoStore | None = None
         self._provider: VideoProvider | None = None
         self._background: BackgroundTasks | None = None
+        # Half the upstream TTL, at most a second: polls share reads, and a change another
+        # process made shows up here at most that much later.
+        self.record_cache = RecordCache(max_age=min(1.0, config["STATUS_TTL_SECONDS"] / 2))
 
     @property
     def store(self) -> VideoStore:
@@ -95,11 +98,17 @@ class Services:
     @property
     def jobs(self) -> JobService:
         """A ``JobService`` whose ingests run in the background pool."""
-        return JobService(self.store, self.provider, self._config, spawn=self.background.spawn)
+        return JobService(
+            self.store,
+            self.provider,
+            self._config,
+            spawn=self.background.spawn,
+            cache=self.record_cache,
+        )
 
     def inline_jobs(self) -> JobService:
         """A ``JobService`` that ingests in the calling thread (the sweeper's)."""
-        return JobService(self.store, self.provider, self._config)
+        return JobService(self.store, self.provider, self._config, cache=self.record_cache)
 
 
 def init_app(app: Flask) -> None:

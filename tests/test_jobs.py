@@ -144,8 +144,8 @@ def test_finished_job_never_calls_the_provider_again(jobs, simulator, clock):
     job = create(jobs)
     simulator.complete(job.provider_job_id)
     clock.now += 10
-    assert jobs.refresh(job.id).status == "processing"  # inline spawn ingests right away
-    assert jobs.get(job.id).status == "completed"
+    # With the sweeper's inline spawn the copy-in happens within the refresh.
+    assert jobs.refresh(job.id).status == "completed"
     before = simulator.counters()
     for _ in range(3):
         clock.now += 60
@@ -264,3 +264,40 @@ def test_failure_text_for_unknown_codes_uses_the_provider_message():
         "Video generation failed: The render farm caught fire"
     )
     assert failure_text(None) == "Video generation failed: unknown error"
+
+
+def test_a_stale_cached_record_never_overwrites_a_newer_one(store, config, clock, simulator):
+    from dreamweb.jobs import RecordCache
+
+    provider = OpenAIVideosClient.from_config(config)
+    process_a = JobService(store, provider, config, clock=clock, cache=RecordCache(max_age=100))
+    process_b = JobService(store, provider, config, clock=clock)
+    job = create(process_a)
+    assert process_a.get(job.id).status == "pending"  # now cached in A
+    simulator.complete(job.provider_job_id)
+    clock.now += 10
+    process_b.refresh(job.id)  # B checks upstream and (inline) ingests
+    assert process_b.get(job.id).status == "completed"
+    calls = simulator.counters()
+    refreshed = process_a.refresh(job.id)  # A's copy is stale: its claim must lose, not win
+    assert refreshed.status == "completed"
+    assert simulator.counters() == calls, "the stale copy caused no upstream call"
+    assert Job.from_record(store.get_record(layout.job_key(job.id)).data).status == "completed"
+
+
+def test_cached_reads_skip_the_store(store, config, clock, simulator):
+    from dreamweb.jobs import RecordCache
+
+    service = JobService(
+        store,
+        OpenAIVideosClient.from_config(config),
+        config,
+        clock=clock,
+        cache=RecordCache(max_age=1),
+    )
+    job = create(service)
+    store.delete(layout.job_key(job.id))  # behind the cache's back
+    assert service.get(job.id).id == job.id, "served from the cache"
+    clock.now += 1
+    with pytest.raises(NotFoundError):
+        service.get(job.id)
