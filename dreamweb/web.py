@@ -72,6 +72,9 @@ logger = logging.getLogger("dreamweb.web")
 bp = Blueprint("web", __name__)
 
 HISTORY_SESSION_KEY = "dreams"
+# The history lives in the signed session cookie, which browsers drop above 4 KB: 100 ids take
+# about 2.8 KB signed, 140 already break it, whatever HISTORY_SIZE (config allows 200) says.
+HISTORY_COOKIE_CAP = 100
 # The form carries a random nonce so that a double submit without JavaScript (where nothing
 # disables the button) replays the first job instead of paying for a second one.
 FORM_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -166,7 +169,9 @@ def history_ids() -> list[str]:
 def remember(job_id: str) -> None:
     """Put ``job_id`` first in this browser's history, keeping at most ``HISTORY_SIZE``."""
     ids = [job_id, *(known for known in history_ids() if known != job_id)]
-    session[HISTORY_SESSION_KEY] = ids[: current_app.config["HISTORY_SIZE"]]
+    session[HISTORY_SESSION_KEY] = ids[
+        : min(current_app.config["HISTORY_SIZE"], HISTORY_COOKIE_CAP)
+    ]
     session.permanent = True  # the history should outlive a browser restart
 
 

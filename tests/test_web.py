@@ -18,8 +18,11 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import session
 
-from dreamweb import create_app
+from dreamweb import create_app, web
+from dreamweb.errors import StorageError
+from dreamweb.jobs import JobService, new_job_id
 from dreamweb.security import content_security_policy
 from dreamweb.services import services
 from dreamweb.storage import layout
@@ -350,6 +353,16 @@ def test_history_is_bounded(app_config, simulator):
     assert ids[0] not in history and ids[1] in history and ids[2] in history
 
 
+def test_history_cookie_stays_small_whatever_history_size_says(app_config):
+    app = create_app({**app_config, "HISTORY_SIZE": "200"})
+    with app.test_request_context("/"):
+        for _ in range(150):
+            web.remember(new_job_id())
+        assert len(web.history_ids()) == web.HISTORY_COOKIE_CAP
+        cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+        assert len(cookie) < 4000, "browsers drop cookies over 4 KB"
+
+
 def test_history_and_delete_are_per_browser(app):
     mine, theirs = app.test_client(), app.test_client()
     job_id = start_dream(mine)
@@ -518,6 +531,21 @@ def test_status_keeps_polling_through_a_provider_outage(client, simulator):
     assert "trouble reaching the dream machine" in text and "hx-trigger" in text
     final, _ = poll_until_final(client, job_id)
     assert status_of(final) == "completed"
+
+
+def test_status_keeps_polling_when_even_the_store_is_unreadable(client, monkeypatch):
+    job_id = start_dream(client)
+
+    def store_down(self, job_id):
+        raise StorageError("storage is down")
+
+    monkeypatch.setattr(JobService, "refresh", store_down)
+    monkeypatch.setattr(JobService, "get", store_down)
+    response = client.get(f"/dreams/{job_id}/status", headers=HTMX)
+    assert response.status_code == 200
+    fragment = response.get_data(as_text=True)
+    assert "Checking on your dream" in fragment and 'hx-trigger="load delay:1s"' in fragment
+    assert client.get(f"/dreams/{job_id}").status_code == 503  # the page says so plainly
 
 
 # --- security headers ---------------------------------------------------------------------------
