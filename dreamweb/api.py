@@ -33,10 +33,6 @@ def _create_limit() -> str:
     return current_app.config["RATELIMIT_CREATE"]
 
 
-def _read_limit() -> str:
-    return current_app.config["RATELIMIT_READ"]
-
-
 @bp.post("/create-video")
 @limiter.limit(_create_limit)
 def create_video() -> tuple[Response, int, dict[str, str]]:
@@ -62,7 +58,6 @@ def create_video() -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/video-status/<path:job_id>")
-@limiter.limit(_read_limit)
 def video_status(job_id: str) -> Response:
     """The job's status in the seed's shapes; advances it upstream at most once per TTL."""
     job = services().jobs.refresh(validate_job_id(job_id))
@@ -97,7 +92,6 @@ def video_url(job_id: str) -> str:
 
 
 @bp.route("/get-video/<path:job_id>", methods=["GET", "HEAD"])
-@limiter.limit(_read_limit)
 def get_video(job_id: str) -> Response:
     """The stored video, range-served (or a redirect to a signed URL in signed-url mode)."""
     job_id = validate_job_id(job_id)

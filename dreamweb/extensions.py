@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -11,7 +11,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 # The client address comes from ProxyFix (trusted hops only), so a forged X-Forwarded-For
 # from the client cannot dodge the limits.
-limiter = Limiter(get_remote_address, retry_after="delta-seconds")
+# The generous read limit is the default (checked once, in the limiter's before_request);
+# routes that create videos replace it with the strict RATELIMIT_CREATE. A route decorator per
+# read endpoint would run the limiter's machinery twice per poll.
+limiter = Limiter(
+    get_remote_address,
+    default_limits=[lambda: current_app.config["RATELIMIT_READ"]],
+    retry_after="delta-seconds",
+)
 csrf = CSRFProtect()
 cors = CORS()
 

@@ -540,3 +540,14 @@ def test_signed_url_delivery(app_config, gcs_config, signing_key, simulator):
     part = requests.get(redirect.headers["Location"], headers={"Range": "bytes=100-199"}, timeout=5)
     assert part.status_code == 206 and part.content == expected[100:200]
     assert client.get("/api/get-video/video_notStoredYet1").status_code == 404
+
+
+def test_read_endpoints_have_their_own_generous_limit(app_config):
+    client = create_app(
+        {**app_config, "RATELIMIT_ENABLED": "true", "RATELIMIT_READ": "3/minute"}
+    ).test_client()
+    codes = [client.get("/api/video-status/video_unknownJob1").status_code for _ in range(4)]
+    assert codes == [404, 404, 404, 429]
+    limited = client.get("/api/get-video/video_unknownJob1")
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert create(client).status_code == 202, "creation is limited separately"
