@@ -44,13 +44,17 @@ from dreamweb.providers.openai_videos import (
     verified_chunks,
 )
 from tests.fixtures.peers import free_port
+from tests.fixtures.simulator import SimulatorHandle
 
 KEY = "sk-test-SECRET-7f3a9c1e5b"
 MIB = 1024 * 1024
 
 
+_made: list[OpenAIVideosClient] = []
+
+
 def make_client(base_url: str, **overrides: Any) -> OpenAIVideosClient:
-    """A client with short timeouts so failure paths stay fast."""
+    """A client with short timeouts so failure paths stay fast (closed after each test)."""
     options: dict[str, Any] = {
         "base_url": base_url,
         "api_key": KEY,
@@ -60,7 +64,17 @@ def make_client(base_url: str, **overrides: Any) -> OpenAIVideosClient:
         "retry_deadline": 10.0,
     }
     options.update(overrides)
-    return OpenAIVideosClient(**options)
+    client = OpenAIVideosClient(**options)
+    _made.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Close every client a test made, so no pooled socket outlives its test."""
+    yield
+    while _made:
+        _made.pop().close()
 
 
 @pytest.fixture
@@ -511,3 +525,317 @@ class TestScripted:
             assert next(chunks) == b"x" * 1000  # urllib3 itself ends quietly here
             with pytest.raises(ContentTruncatedError, match="1000 of 2000"):
                 next(chunks)
+
+
+# --- against the simulator ----------------------------------------------------------------------
+
+VALID = {"model": "sora-2", "seconds": "4", "size": "1280x720"}
+
+
+def served_bytes(simulator: SimulatorHandle, video_id: str, variant: str = "video") -> bytes:
+    """The content exactly as the simulator serves it, fetched without the client under test."""
+    response = requests.get(
+        f"{simulator.base_url}/videos/{video_id}/content",
+        params={"variant": variant},
+        headers={"Authorization": "Bearer reference"},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return response.content
+
+
+def completed_job(simulator: SimulatorHandle, client: OpenAIVideosClient) -> str:
+    """Create a job and finish it at once; returns its id."""
+    job = client.create("a quiet lake at dawn", **VALID)
+    simulator.complete(job.id)
+    return job.id
+
+
+class TestOperations:
+    """Every operation, happy path."""
+
+    def test_create_then_retrieve_until_completed(self, simulator: SimulatorHandle) -> None:
+        simulator.configure(render_seconds=3)  # a wide in_progress window, even on a busy box
+        client = make_client(simulator.base_url)
+        job = client.create("a quiet lake at dawn", **VALID)
+        assert job.id.startswith("video_") and job.status == PENDING and job.progress == 0
+        assert (job.model, job.seconds, job.size, job.raw_status) == (
+            "sora-2",
+            "4",
+            "1280x720",
+            "queued",
+        )
+        time.sleep(0.4)  # past the queued 10 % (0.3 s), well before the end
+        running = client.retrieve(job.id)
+        assert running.status == PROCESSING and 0 < running.progress < 100
+        simulator.complete(job.id)
+        done = client.retrieve(job.id)
+        assert (done.status, done.progress) == (COMPLETED, 100)
+        assert done.completed_at is not None and done.expires_at is not None
+        assert simulator.counters()["create"] == 1
+
+    def test_full_download_matches_and_is_chunked(self, simulator: SimulatorHandle) -> None:
+        simulator.configure(video_bytes=3 * MIB + 12345)
+        client = make_client(simulator.base_url)
+        video_id = completed_job(simulator, client)
+        with client.download(video_id) as stream:
+            assert stream.content_length == 3 * MIB + 12345
+            assert stream.content_type == "video/mp4"
+            chunks = list(stream)
+        assert len(chunks) > 1 and max(map(len, chunks)) <= min(CHUNK_SIZE, MIB)
+        assert b"".join(chunks) == served_bytes(simulator, video_id)
+
+    @pytest.mark.parametrize(
+        ("variant", "content_type"), [("thumbnail", "image/webp"), ("spritesheet", "image/jpeg")]
+    )
+    def test_other_variants(
+        self, simulator: SimulatorHandle, variant: str, content_type: str
+    ) -> None:
+        client = make_client(simulator.base_url)
+        video_id = completed_job(simulator, client)
+        with client.download(video_id, variant) as stream:
+            body = b"".join(stream)
+            assert stream.content_type == content_type
+        assert body and body == served_bytes(simulator, video_id, variant)
+
+    def test_delete(self, simulator: SimulatorHandle) -> None:
+        client = make_client(simulator.base_url)
+        job = client.create("a quiet lake at dawn", **VALID)
+        assert client.delete(job.id) is None
+        with pytest.raises(ProviderNotFoundError):
+            client.retrieve(job.id)
+        with pytest.raises(ProviderNotFoundError):
+            client.delete(job.id)
+        assert simulator.counters()["delete"] == 2  # 404 is final, not retried
+
+    def test_moderation_failure(self, simulator: SimulatorHandle) -> None:
+        client = make_client(simulator.base_url)
+        job = client.create("a nightmare about teeth", **VALID)
+        simulator.complete(job.id)
+        failed = client.retrieve(job.id)
+        assert (failed.status, failed.error_code) == (FAILED, "moderation_blocked")
+        assert "moderation" in (failed.error_message or "")
+
+
+class TestErrorMapping:
+    """Each upstream failure becomes its typed error, with status and request id."""
+
+    @pytest.mark.parametrize(
+        ("field", "value"), [("seconds", "10"), ("size", "640x480"), ("model", "sora-9")]
+    )
+    def test_invalid_input(self, simulator: SimulatorHandle, field: str, value: str) -> None:
+        with pytest.raises(InputRejectedError) as info:
+            make_client(simulator.base_url).create("a lake", **(VALID | {field: value}))
+        assert value in info.value.public_message and info.value.upstream_status == 400
+        assert info.value.request_id.startswith("req_")
+        assert simulator.counters()["create"] == 1
+
+    def test_unknown_video(self, simulator: SimulatorHandle) -> None:
+        with pytest.raises(ProviderNotFoundError) as info:
+            make_client(simulator.base_url).retrieve("video_" + "0" * 48)
+        assert info.value.upstream_status == 404 and simulator.counters()["retrieve"] == 1
+
+    def test_bad_key(self, simulator: SimulatorHandle) -> None:
+        simulator.inject("retrieve", "401")
+        with pytest.raises(AuthenticationError) as info:
+            make_client(simulator.base_url).retrieve("video_x")
+        assert info.value.upstream_status == 401 and simulator.counters()["retrieve"] == 1
+        assert KEY not in str(info.value) and KEY not in repr(info.value)
+
+    @pytest.mark.parametrize("route", ["create", "retrieve"])
+    def test_quota_is_final(self, simulator: SimulatorHandle, route: str) -> None:
+        simulator.inject(route, "quota", count=5)
+        client = make_client(simulator.base_url)
+        with pytest.raises(QuotaExhaustedError) as info:
+            if route == "create":
+                client.create("a lake", **VALID)
+            else:
+                client.retrieve("video_x")
+        assert info.value.upstream_status == 429 and simulator.counters()[route] == 1
+
+    def test_content_not_ready_and_expired(self, simulator: SimulatorHandle) -> None:
+        client = make_client(simulator.base_url)
+        job = client.create("a lake", **VALID)
+        with pytest.raises(InputRejectedError, match="not ready"):
+            client.download(job.id)
+        simulator.expire(job.id)
+        with pytest.raises(ProviderNotFoundError):
+            client.download(job.id)
+        assert simulator.counters()["content"] == 2
+
+
+class TestRetries:
+    """The retry loop, proven by the simulator's call counters."""
+
+    def test_rate_limit_then_success(self, simulator: SimulatorHandle) -> None:
+        simulator.inject("retrieve", "429", count=2, retry_after=0.1)
+        client = make_client(simulator.base_url)
+        job = client.create("a lake", **VALID)
+        started = time.monotonic()
+        assert client.retrieve(job.id).id == job.id
+        assert time.monotonic() - started >= 0.2  # waited retry-after twice
+        assert simulator.counters()["retrieve"] == 3
+
+    def test_rate_limit_outlasting_retries(self, simulator: SimulatorHandle) -> None:
+        simulator.inject("retrieve", "429", count=5, retry_after=0.05)
+        with pytest.raises(RateLimitedError) as info:
+            make_client(simulator.base_url).retrieve("video_x")
+        assert info.value.retry_after == pytest.approx(0.05)
+        assert simulator.counters()["retrieve"] == 3  # 1 + PROVIDER_MAX_RETRIES (2)
+
+    def test_max_retries_zero(self, simulator: SimulatorHandle) -> None:
+        simulator.inject("retrieve", "429", count=5, retry_after=0.05)
+        with pytest.raises(RateLimitedError):
+            make_client(simulator.base_url, max_retries=0).retrieve("video_x")
+        assert simulator.counters()["retrieve"] == 1
+
+    def test_create_retried_on_rate_limit(self, simulator: SimulatorHandle) -> None:
+        """A 429 proves the create was refused, so repeating it cannot double-bill."""
+        simulator.inject("create", "429", count=1, retry_after=0.05)
+        job = make_client(simulator.base_url).create("a lake", **VALID)
+        assert simulator.counters()["create"] == 2
+        assert simulator.video(job.id)["status"] in ("queued", "in_progress")
+
+    def test_create_not_retried_on_server_error(self, simulator: SimulatorHandle) -> None:
+        simulator.inject("create", "500", count=3)
+        with pytest.raises(UpstreamUnavailableError) as info:
+            make_client(simulator.base_url).create("a lake", **VALID)
+        assert info.value.upstream_status == 500
+        assert simulator.counters()["create"] == 1
+
+    def test_create_not_retried_on_read_timeout(self, simulator: SimulatorHandle) -> None:
+        """The server got the create and is slow: a retry could start a second paid job."""
+        simulator.inject("create", "hang", count=3, hang_seconds=2.0)
+        started = time.monotonic()
+        with pytest.raises(UpstreamUnavailableError, match="may still have been started"):
+            make_client(simulator.base_url, read_timeout=0.3).create("a lake", **VALID)
+        assert time.monotonic() - started < 1.5  # gave up after one timeout, no second try
+        assert simulator.counters()["create"] == 1
+
+    @pytest.mark.parametrize("fault", ["drop", "truncate"])
+    def test_create_not_retried_when_answer_cut(
+        self, simulator: SimulatorHandle, fault: str
+    ) -> None:
+        simulator.inject("create", fault, count=3, after_bytes=10)
+        with pytest.raises(UpstreamUnavailableError):
+            make_client(simulator.base_url).create("a lake", **VALID)
+        assert simulator.counters()["create"] == 1
+
+    def test_retrieve_retried_on_server_error(self, simulator: SimulatorHandle) -> None:
+        client = make_client(simulator.base_url)
+        job = client.create("a lake", **VALID)
+        simulator.inject("retrieve", "500", count=1)
+        assert client.retrieve(job.id).id == job.id
+        assert simulator.counters()["retrieve"] == 2
+
+    def test_server_errors_outlasting_retries(self, simulator: SimulatorHandle) -> None:
+        simulator.inject("retrieve", "500", count=5)
+        with pytest.raises(UpstreamUnavailableError):
+            make_client(simulator.base_url, max_retries=1).retrieve("video_x")
+        assert simulator.counters()["retrieve"] == 2
+
+    def test_retrieve_retried_on_read_timeout(self, simulator: SimulatorHandle) -> None:
+        client = make_client(simulator.base_url, read_timeout=0.3)
+        job = client.create("a lake", **VALID)
+        simulator.inject("retrieve", "hang", count=1, hang_seconds=1.0)
+        assert client.retrieve(job.id).id == job.id
+        assert simulator.counters()["retrieve"] == 2
+
+    def test_deadline_refuses_a_wait_past_it(self, simulator: SimulatorHandle) -> None:
+        """retry-after 2 s, deadline 0.5 s: give up at once instead of sleeping."""
+        simulator.inject("retrieve", "429", count=3, retry_after=2)
+        started = time.monotonic()
+        with pytest.raises(RateLimitedError) as info:
+            make_client(simulator.base_url, retry_deadline=0.5).retrieve("video_x")
+        assert time.monotonic() - started < 0.4
+        assert info.value.retry_after == 2 and simulator.counters()["retrieve"] == 1
+
+    def test_deadline_bounds_slow_attempts(self, simulator: SimulatorHandle) -> None:
+        """Attempt timeouts shrink to the time left, so hangs cannot stretch the call."""
+        simulator.inject("retrieve", "hang", count=5, hang_seconds=3)
+        client = make_client(simulator.base_url, read_timeout=5, retry_deadline=0.8)
+        started = time.monotonic()
+        with pytest.raises(UpstreamUnavailableError):
+            client.retrieve("video_x")
+        assert time.monotonic() - started < 1.3
+        assert simulator.counters()["retrieve"] == 1
+
+    def test_download_setup_retried(self, simulator: SimulatorHandle) -> None:
+        client = make_client(simulator.base_url)
+        video_id = completed_job(simulator, client)
+        simulator.inject("content", "429", count=1, retry_after=0.05)
+        with client.download(video_id) as stream:
+            assert b"".join(stream) == served_bytes(simulator, video_id)
+        assert simulator.counters()["content"] == 3  # 429, success, reference fetch
+
+
+class TestCutDownloads:
+    """A body that stops early raises; it never looks like a finished (short) video."""
+
+    @pytest.mark.parametrize("fault", ["truncate", "drop"])
+    @pytest.mark.parametrize("after_bytes", [0, 300_000])
+    def test_cut_body_raises(
+        self, simulator: SimulatorHandle, fault: str, after_bytes: int
+    ) -> None:
+        simulator.configure(video_bytes=2 * MIB)
+        client = make_client(simulator.base_url)
+        video_id = completed_job(simulator, client)
+        simulator.inject("content", fault, after_bytes=after_bytes)
+        received = 0
+        with pytest.raises(ContentTruncatedError) as info, client.download(video_id) as stream:
+            assert stream.content_length == 2 * MIB
+            for chunk in stream:
+                received += len(chunk)
+        # urllib3 discards the partial read that hit the reset/EOF, so <= rather than ==.
+        assert received <= after_bytes
+        assert info.value.upstream_status == 200
+        # Not retried by the client: starting over is the ingest layer's decision.
+        assert simulator.counters()["content"] == 1
+
+
+class TestSecrecyAndLogs:
+    """The key appears nowhere; every upstream call leaves a structured line."""
+
+    def test_log_fields(
+        self, simulator: SimulatorHandle, provider_logs: pytest.LogCaptureFixture
+    ) -> None:
+        simulator.inject("create", "429", count=1, retry_after=0.05)
+        make_client(simulator.base_url).create("a lake", **VALID)
+        retry, success = [r for r in provider_logs.records if r.name == "dreamweb.provider"]
+        assert (retry.levelno, retry.status, retry.attempt) == (logging.WARNING, 429, 1)
+        assert (success.levelno, success.status, success.attempt) == (logging.INFO, 200, 2)
+        assert (success.method, success.path, success.op) == ("POST", "/videos", "create")
+        assert success.upstream_request_id.startswith("req_")
+        assert isinstance(success.duration_ms, float)
+
+    def test_key_never_in_logs_or_errors(
+        self, simulator: SimulatorHandle, provider_logs: pytest.LogCaptureFixture
+    ) -> None:
+        client = make_client(simulator.base_url, max_retries=1)
+        errors: list[BaseException] = []
+        simulator.inject("retrieve", "401")
+        simulator.inject("create", "quota")
+        simulator.inject("content", "truncate", after_bytes=100)
+        actions = [
+            lambda: client.retrieve("video_x"),
+            lambda: client.create("a lake", **VALID),
+            lambda: client.create("a lake", **(VALID | {"seconds": "7"})),
+            lambda: list(client.download(completed_job(simulator, client))),
+            lambda: make_client(f"http://127.0.0.1:{free_port()}/v1", max_retries=0).retrieve("v"),
+        ]
+        for action in actions:
+            with pytest.raises(ProviderError) as info:
+                action()
+            errors.append(info.value)
+        assert len({type(error) for error in errors}) == 5
+        for error in errors:
+            assert KEY not in f"{error!s} {error!r} {error.public_message} {error.args}"
+        # The root capture holds urllib3's DEBUG lines too (caplog is at DEBUG): check them all.
+        assert {"dreamweb.provider", "urllib3.connectionpool"} <= {
+            record.name for record in provider_logs.records
+        }
+        for record in provider_logs.records:
+            assert KEY not in provider_logs.handler.format(record)
+            assert KEY not in repr(vars(record))
+        assert KEY not in provider_logs.text
+        assert KEY not in repr(client)

@@ -29,6 +29,7 @@ from urllib.parse import quote
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 from dreamweb.errors import (
     AuthenticationError,
@@ -52,7 +53,7 @@ from dreamweb.providers.base import (
 
 logger = logging.getLogger("dreamweb.provider")
 
-USER_AGENT = "dreamweb/0.1 (+https://github.com/dreamweb; python-requests)"
+USER_AGENT = f"dreamweb/0.1 python-requests/{requests.__version__}"
 CHUNK_SIZE = 256 * 1024  # bytes handed to the caller at a time; far below the 1 MiB bound
 ERROR_BODY_LIMIT = 64 * 1024  # an error body is read only this far: it is diagnostics only
 MAX_SERVER_WAIT = 60.0  # a retry-after beyond this is not waited for (SDK: 60 s)
@@ -92,7 +93,7 @@ TRANSIENT_ERRORS = (
 )
 
 
-class _BearerAuth(requests.auth.AuthBase):
+class _BearerAuth(AuthBase):
     """Sets ``Authorization: Bearer`` per request; holds the key so nothing else has to.
 
     Passing it as ``auth=`` (not a session header) also stops requests from replacing it with
@@ -106,6 +107,10 @@ class _BearerAuth(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self._key}"
         return request
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the key replaced, for upstream messages that might echo it."""
+        return text.replace(self._key, REDACTED)
 
     def __repr__(self) -> str:
         return "<BearerAuth [redacted]>"
@@ -251,7 +256,7 @@ def _error_fields(error: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _transport_retryable(error: BaseException, *, idempotent: bool) -> bool:
+def _transport_retryable(error: BaseException | None, *, idempotent: bool) -> bool:
     """Whether an attempt that raised ``error`` (no response) may be repeated."""
     if _is_connect_failure(error):
         return True  # nothing reached the server: safe even for a create
@@ -261,7 +266,7 @@ def _transport_retryable(error: BaseException, *, idempotent: bool) -> bool:
     return idempotent and isinstance(error, TRANSIENT_ERRORS)
 
 
-def _is_connect_failure(error: BaseException) -> bool:
+def _is_connect_failure(error: BaseException | None) -> bool:
     """True when the request surely never reached the server (no TCP connection was made).
 
     requests raises ``ConnectTimeout`` for connect timeouts and wraps refused/unresolvable
@@ -310,7 +315,6 @@ class OpenAIVideosClient:
         self.max_retries = max(int(max_retries), 0)
         self.retry_deadline = float(retry_deadline)
         self._auth = _BearerAuth(api_key)
-        self._secret = api_key
         self._session = session or self._build_session(pool_size)
 
     @classmethod
@@ -457,9 +461,8 @@ class OpenAIVideosClient:
         """The SDK's retry rule, narrowed for creates and for exhausted quota."""
         if isinstance(failure, QuotaExhaustedError):
             return False
-        if outcome.error is not None:
+        if outcome.response is None:
             return _transport_retryable(outcome.error, idempotent=call.idempotent)
-        assert outcome.response is not None
         override = outcome.response.headers.get("x-should-retry", "").strip().lower()
         if override == "false":
             return False
@@ -528,7 +531,7 @@ class OpenAIVideosClient:
             return None, None
         code, message = _error_fields(payload.get("error"))
         if message is not None:
-            message = message.replace(self._secret, REDACTED).strip() or None
+            message = self._auth.scrub(message).strip() or None
         return message, code
 
     # --- responses and bodies ----------------------------------------------------------------
@@ -614,23 +617,10 @@ class OpenAIVideosClient:
         failure: ProviderError,
     ) -> None:
         if wait is None:
-            self._log(
-                logging.WARNING,
-                "provider call failed",
-                call,
-                outcome,
-                attempt,
-                failure=type(failure).__name__,
-            )
+            message, more = "provider call failed", {"failure": type(failure).__name__}
         else:
-            self._log(
-                logging.WARNING,
-                "provider call failed; retrying",
-                call,
-                outcome,
-                attempt,
-                retry_in_s=round(wait, 3),
-            )
+            message, more = "provider call failed; retrying", {"retry_in_s": round(wait, 3)}
+        self._log(logging.WARNING, message, call, outcome, attempt, **more)
 
     def _log_download(
         self,
