@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from dreamweb.errors import NotFoundError, ObjectNotFoundError
-from dreamweb.extensions import limiter
+from dreamweb.extensions import create_limit
 from dreamweb.jobs import Job, iso
 from dreamweb.providers.base import COMPLETED, FAILED
 from dreamweb.services import services
@@ -29,12 +29,8 @@ from dreamweb.validators import (
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-def _create_limit() -> str:
-    return current_app.config["RATELIMIT_CREATE"]
-
-
 @bp.post("/create-video")
-@limiter.limit(_create_limit)
+@create_limit
 def create_video() -> tuple[Response, int, dict[str, str]]:
     """Validate a dream and start its generation: 202 with a ``Location`` to poll."""
     body = request.get_json(force=True, silent=True)

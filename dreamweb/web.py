@@ -53,7 +53,7 @@ from dreamweb.errors import (
     StorageError,
     ValidationError,
 )
-from dreamweb.extensions import limiter
+from dreamweb.extensions import create_limit, limiter
 from dreamweb.jobs import Job
 from dreamweb.providers.base import COMPLETED, FAILED
 from dreamweb.services import services
@@ -71,10 +71,8 @@ logger = logging.getLogger("dreamweb.web")
 
 bp = Blueprint("web", __name__)
 
+# The history lives in the signed session cookie (HISTORY_SIZE, at most 100 ids: ~2.8 KB).
 HISTORY_SESSION_KEY = "dreams"
-# The history lives in the signed session cookie, which browsers drop above 4 KB: 100 ids take
-# about 2.8 KB signed, 140 already break it, whatever HISTORY_SIZE (config allows 200) says.
-HISTORY_COOKIE_CAP = 100
 # The form carries a random nonce so that a double submit without JavaScript (where nothing
 # disables the button) replays the first job instead of paying for a second one.
 FORM_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -169,9 +167,7 @@ def history_ids() -> list[str]:
 def remember(job_id: str) -> None:
     """Put ``job_id`` first in this browser's history, keeping at most ``HISTORY_SIZE``."""
     ids = [job_id, *(known for known in history_ids() if known != job_id)]
-    session[HISTORY_SESSION_KEY] = ids[
-        : min(current_app.config["HISTORY_SIZE"], HISTORY_COOKIE_CAP)
-    ]
+    session[HISTORY_SESSION_KEY] = ids[: current_app.config["HISTORY_SIZE"]]
     session.permanent = True  # the history should outlive a browser restart
 
 
@@ -397,11 +393,6 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def create_limit() -> str:
-    """The create rate limit (shared setting with the JSON API)."""
-    return current_app.config["RATELIMIT_CREATE"]
-
-
 # --- views ------------------------------------------------------------------------------------
 
 
@@ -414,7 +405,7 @@ def index() -> str:
 
 
 @bp.post("/dreams")
-@limiter.limit(create_limit)
+@create_limit
 def create_dream() -> Response:
     """Start a dream: 303 to its page (``HX-Redirect`` for htmx), or the form with errors."""
     form = form_from_post()

@@ -62,6 +62,7 @@ def test_lists_and_numbers_are_parsed():
         ({"VIDEO_DELIVERY": "signed-url"}, "VIDEO_DELIVERY"),
         ({"RATELIMIT_CREATE": "lots"}, "RATELIMIT_CREATE"),
         ({"CORS_ORIGINS": "example.com"}, "CORS_ORIGINS"),
+        ({"HISTORY_SIZE": "101"}, "HISTORY_SIZE"),
     ],
 )
 def test_invalid_values_name_the_variable(environ, variable):
