@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--simulator-port", type=int, default=8055)
     parser.add_argument("--render-seconds", type=float, default=15.0)
     args = parser.parse_args()
+    # A platform or a shell stops us with SIGTERM: leave through ``finally`` like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     simulator_url = f"http://127.0.0.1:{args.simulator_port}"
     env = {
