@@ -19,11 +19,11 @@ install: $(VENV)/.installed
 
 ## make run: the simulator + dreamweb with local storage, no key, no cloud
 run: install
-	$(BIN)/python scripts/demo.py --port $(PORT) --simulator-port $(SIMULATOR_PORT)
+	$(BIN)/python -m dreamweb.demo --port $(PORT) --simulator-port $(SIMULATOR_PORT)
 
 ## make test: system packages (Chromium), lint, then the whole pytest suite
 test: install
-	bash scripts/install-system-packages.sh
+	bash .ci/install-system-packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

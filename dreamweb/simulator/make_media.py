@@ -2,7 +2,7 @@
 
 Run once, by hand, when the media needs to change::
 
-    .venv/bin/python scripts/make_sim_media.py
+    .venv/bin/python -m dreamweb.simulator.make_media
 
 It writes three short H.264 MP4 clips (same motion, different colours, so jobs visibly differ),
 a WebP thumbnail and a JPEG spritesheet. The clips are muxed with ``movflags=faststart`` (the
@@ -34,7 +34,7 @@ CLIP_PALETTES: tuple[tuple[str, tuple[int, int, int], tuple[int, int, int]], ...
     ("clip_ember", (110, 30, 20), (120, 230, 255)),
 )
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "dreamweb" / "simulator" / "media"
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "media"
 
 
 def render_frame(
