@@ -1,10 +1,11 @@
 """Real media for the simulator: base clips padded per job with a trailing MP4 ``free`` box.
 
 The committed base clips (``media/*.mp4``, made by ``python -m dreamweb.simulator.make_media``)
-are tiny faststart H.264 files: ``ftyp``, ``moov``, then ``mdat``. A ``free`` box appended after ``mdat`` is
-ignored by every demuxer, so ``base + free box`` is still a playable MP4 of any size we like. The
-box starts with a tag naming the job, which makes every job's bytes distinct, and the rest is
-zeros streamed from one shared buffer: serving a 500 MiB video costs no more memory than 5 KiB.
+are tiny faststart H.264 files: ``ftyp``, ``moov``, then ``mdat``. A ``free`` box appended
+after ``mdat`` is ignored by every demuxer, so ``base + free box`` is still a playable MP4 of
+any size we like. The box starts with a tag naming the job, which makes every job's bytes
+distinct, and the rest is zeros streamed from one shared buffer: serving a 500 MiB video costs
+no more memory than 5 KiB.
 """
 
 from __future__ import annotations
