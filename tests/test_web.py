@@ -16,8 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import session
 
 from dreamweb import create_app, web
@@ -581,35 +579,14 @@ def test_security_headers_on_every_response(client, path):
     assert headers["Referrer-Policy"] == "same-origin"
 
 
-def signing_credentials() -> str:
-    """A throwaway service-account key (JSON): enough to sign URLs the emulator accepts."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return json.dumps(
-        {
-            "type": "service_account",
-            "project_id": "dreamweb-test",
-            "private_key_id": "web-test-key",
-            "private_key": pem,
-            "client_email": "signer@dreamweb-test.iam.gserviceaccount.com",
-            "client_id": "1",
-            "token_uri": "https://oauth2.googleapis.com/token",
-        }
-    )
-
-
 @pytest.fixture
-def signed_url_config(app_config, gcs_config):
+def signed_url_config(app_config, gcs_config, signing_key):
     """The app storing on the GCS emulator and handing browsers signed URLs."""
     return {
         **app_config,
         **gcs_config,
         "VIDEO_DELIVERY": "signed-url",
-        "GCS_CREDENTIALS_JSON": signing_credentials(),
+        "GCS_CREDENTIALS_JSON": json.dumps(signing_key[1]),
     }
 
 

@@ -1,0 +1,51 @@
+"""How a stored video reaches a client: through dreamweb (range-served), or signed storage.
+
+``VIDEO_DELIVERY=proxy`` streams the bytes through the app; ``signed-url`` hands out short-lived
+V4 signed GCS URLs instead, so large deployments offload the bandwidth. The API's download and
+the player's inline source differ only in ``Content-Disposition``.
+"""
+
+from __future__ import annotations
+
+from flask import Response, current_app, url_for
+
+from dreamweb.services import services
+from dreamweb.storage.layout import video_key
+from dreamweb.storage.serving import send_stored_object, signed_redirect
+
+
+def video_download_name(job_id: str) -> str:
+    """The file name a saved video gets: ``dream-<jobId>.mp4``."""
+    return f"dream-{job_id}.mp4"
+
+
+def _signed_url_mode() -> bool:
+    return current_app.config["VIDEO_DELIVERY"] == "signed-url"
+
+
+def video_url(job_id: str, *, inline: bool) -> str:
+    """The video's URL: a signed GCS URL in signed-url mode, else our own route (the player's
+    inline route, or the API's attachment download as an absolute URL)."""
+    if _signed_url_mode():
+        return services().store.signed_url(
+            video_key(job_id),
+            seconds=current_app.config["SIGNED_URL_SECONDS"],
+            download_name=video_download_name(job_id),
+            inline=inline,
+        )
+    if inline:
+        return url_for("web.dream_video", job_id=job_id)
+    return url_for("api.get_video", job_id=job_id, _external=True)
+
+
+def video_response(job_id: str, *, inline: bool) -> Response:
+    """The stored video as a response: a 302 to a signed URL, or the range-served bytes.
+
+    Raises ``ObjectNotFoundError`` when no video is stored for ``job_id``.
+    """
+    key, name = video_key(job_id), video_download_name(job_id)
+    store = services().store
+    if _signed_url_mode():
+        seconds = current_app.config["SIGNED_URL_SECONDS"]
+        return signed_redirect(store, key, seconds=seconds, download_name=name, inline=inline)
+    return send_stored_object(store, key, download_name=name, as_attachment=not inline)
