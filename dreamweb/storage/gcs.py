@@ -12,9 +12,15 @@ library also sends CRC32C so GCS rejects a corrupted upload before committing it
 the object's reported MD5/CRC32C/size are compared with ours, and a mismatch deletes the object
 (only that generation) and raises ``IntegrityError``.
 
-Downloads run ``Blob.download_to_file`` on a worker thread that writes into a small bounded
-queue (``_DownloadPipe``): one ranged GET per read, a few hundred KiB of memory, and the
-library's own resume-on-error (pinned to the first response's generation).
+Downloads are one streaming GET of the object's media URL (``Range`` for partial reads) through
+the client's own authorized session, so credentials and the emulator endpoint apply as for every
+other call. The body is read raw in ``CHUNK_SIZE`` pieces, one piece in memory at a time, with no
+worker thread: ``Blob.download_to_file`` writes 8 KiB at a time and forced a thread hand-off that
+capped serving at a fraction of what the connection carries. ``Accept-Encoding: gzip`` plus
+undecoded reads yield the stored bytes exactly (GCS would otherwise decompress a gzip-encoded
+object). A whole-object read is checked against the response's ``x-goog-hash`` CRC32C before its
+last chunk is handed over. Only connection setup is retried; a stream that breaks midway raises
+``StorageError`` (the HTTP client that asked for it can resume with a range).
 
 Every call carries an explicit ``timeout=(connect, read)`` and a retry with a deadline; writes
 that are not idempotent are retried only when they carry a generation precondition.
@@ -29,11 +35,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import http.client
 import json
-import queue
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +49,7 @@ import google.auth.exceptions
 import google.auth.transport.requests
 import google_crc32c
 import requests
+import urllib3
 from google.api_core import exceptions as api_exceptions
 from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
@@ -73,10 +79,6 @@ MULTIPART_LIMIT = 8 * MIB
 UPLOAD_CHUNK_SIZE = 8 * MIB  # must be a multiple of 256 KiB
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 60.0
 RETRY_DEADLINE = 60.0
-# Download pipe: pieces of this size, at most this many waiting (bounds memory per stream).
-PIPE_PIECE, PIPE_DEPTH = CHUNK_SIZE // 4, 8
-# A reader that stops pulling for this long (stalled client) releases the GCS download.
-PIPE_IDLE_TIMEOUT = 120.0
 EMULATOR_PROJECT = "dreamweb-emulator"
 RECORD_TYPE = "application/json"
 
@@ -168,31 +170,58 @@ class GCSVideoStore(VideoStore):
     def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Stream bytes ``start``..``end`` (inclusive, clipped to the object) with one ranged GET.
 
-        Waits for the first bytes before returning, so a missing key raises
-        ``ObjectNotFoundError`` here. Close the iterator (werkzeug does) to stop early.
+        The request is made and its status checked before this returns, so a missing key raises
+        ``ObjectNotFoundError`` here. Close the iterator (werkzeug does) to stop early; that
+        releases the connection. A whole-object read raises ``IntegrityError`` instead of its
+        last chunk when the bytes do not match the object's CRC32C.
         """
         if start < 0 or (end is not None and end < 0):
             raise ValueError("byte positions must be non-negative")
         if end is not None and end < start:
             return iter(())
-        blob = self._blob(key)
-        # No Range header for a whole-object read: the library then verifies its CRC32C.
         whole = start == 0 and end is None
+        span = None if whole else f"bytes={start}-{'' if end is None else end}"
+        response = self._get_media(self._blob(key), span)
+        if response is None:
+            return iter(())
+        return _MediaStream(response, _crc32c_header(response) if whole else None)
 
-        def download(sink: _DownloadPipe) -> None:
-            blob.download_to_file(
-                sink,
-                start=None if whole else start,
-                end=end,
-                raw_download=True,  # byte-exact ranges, never transcoded
-                checksum="crc32c" if whole else None,
-                timeout=self.timeout,
-                retry=self.retry,
+    def _get_media(self, blob: storage.Blob, span: str | None) -> requests.Response | None:
+        """The open streaming response for ``blob``'s bytes, or ``None`` when ``span`` starts
+        past the end (416). Retries getting the response only; the body is the caller's."""
+        url = blob._get_download_url(self.client)
+        headers = self._media_headers(span)
+
+        def attempt() -> requests.Response:
+            response = self.client._http.request(
+                "GET", url, headers=headers, stream=True, timeout=self.timeout
             )
+            if response.status_code >= 400 and response.status_code != 416:
+                with response:  # an error body is small: read it for the message, then release
+                    raise api_exceptions.from_http_response(response)  # 5xx/429 are retried
+            return response
 
-        # The longest a healthy download can go quiet: a read timeout plus the retry deadline.
-        quiet = self.timeout[1] + (self.retry.timeout or RETRY_DEADLINE)
-        return _DownloadPipe(download, item_timeout=quiet).started()
+        with _translated():
+            response = self.retry(attempt)()
+        if response.status_code != (200 if span is None else 206):
+            response.close()
+            if response.status_code == 416:
+                return None
+            raise StorageError(f"unexpected status {response.status_code} for a media read")
+        return response
+
+    def _media_headers(self, span: str | None) -> dict[str, str]:
+        """Headers of a media GET: the library's user agent and extras, ``Range`` if given."""
+        headers = {
+            "User-Agent": self.client._connection.user_agent,
+            # With undecoded reads this yields the stored bytes even for a gzip-encoded object;
+            # "identity" would make GCS decompress it (and its CRC32C would no longer match).
+            "Accept-Encoding": "gzip",
+            **getattr(self.client, "_extra_headers", {}),
+        }
+        if span is not None:
+            headers["Range"] = span
+        return headers
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix`` in lexical order (GCS lists by name), page by page."""
@@ -389,6 +418,8 @@ def _translated() -> Iterator[None]:
         google.auth.exceptions.GoogleAuthError,
         InvalidResponse,
         requests.RequestException,
+        urllib3.exceptions.HTTPError,  # raised by raw body reads (timeouts, cut connections)
+        http.client.HTTPException,
         OSError,
         ValueError,
     ) as error:
@@ -481,104 +512,72 @@ class _VerifyingReader:
         return problems
 
 
-_EOF = object()
+def _crc32c_header(response: requests.Response) -> str | None:
+    """The base64 CRC32C from ``x-goog-hash`` (``crc32c=…,md5=…``), if the server sent one."""
+    for part in response.headers.get("x-goog-hash", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "crc32c" and value:
+            return value
+    return None
 
 
-class _ReaderGone(Exception):
-    """The consumer closed the pipe or stopped reading; the worker abandons the download."""
+class _MediaStream:
+    """Iterates a streaming media response in ``CHUNK_SIZE`` pieces; ``close`` releases it.
 
-
-class _DownloadPipe:
-    """Runs a download on a worker thread; iterating yields its bytes in bounded pieces.
-
-    The worker's file-like side (``write``) blocks when ``PIPE_DEPTH`` pieces wait, so memory
-    stays bounded however fast GCS is; ``close`` (or a stalled reader) stops the worker.
+    A class rather than a generator: closing a generator that never started skips its
+    ``finally``, which would leak the connection when a client disconnects before the first
+    chunk. With ``expected_crc32c`` the bytes are checksummed as they pass, and the piece that
+    completes ``Content-Length`` is replaced by ``IntegrityError`` if they do not match, so a
+    client never receives a whole corrupt body.
     """
 
-    def __init__(self, download: Callable[[_DownloadPipe], None], item_timeout: float) -> None:
-        self._download = download
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=PIPE_DEPTH)
-        self._closed = threading.Event()
-        self._pending = bytearray()
-        self._item_timeout = item_timeout
-        self._head: Any = None
-
-    def started(self) -> _DownloadPipe:
-        """Start the worker and wait for the first piece, so errors surface in the caller."""
-        threading.Thread(target=self._run, name="gcs-download", daemon=True).start()
-        self._head = self._take()
-        return self
-
-    # --- worker side --------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            self._download(self)
-            if self._pending:
-                self._put(bytes(self._pending))
-            self._put(_EOF)
-        except _ReaderGone:
-            pass
-        except api_exceptions.RequestRangeNotSatisfiable:
-            self._put_quietly(_EOF)  # the range starts past the end: no bytes
-        except BaseException as error:  # handed to the reader, who raises it
-            self._put_quietly(error)
-
-    def write(self, data: bytes) -> int:
-        """File-like side for ``download_to_file``: gather into pieces, block when full."""
-        self._pending += data
-        if len(self._pending) >= PIPE_PIECE:
-            self._put(bytes(self._pending))
-            self._pending.clear()
-        return len(data)
-
-    def _put(self, item: Any) -> None:
-        waited = 0.0
-        while not self._closed.is_set():
-            try:
-                self._queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                waited += 0.5
-                if waited >= PIPE_IDLE_TIMEOUT:
-                    break
-        raise _ReaderGone()
-
-    def _put_quietly(self, item: Any) -> None:
-        with contextlib.suppress(_ReaderGone):
-            self._put(item)
-
-    # --- reader side --------------------------------------------------------------------------
-
-    def _take(self) -> Any:
-        try:
-            item = self._queue.get(timeout=self._item_timeout)
-        except queue.Empty:
-            self.close()
-            raise StorageError("storage download stalled") from None
-        if isinstance(item, BaseException):
-            self.close()
-            with _translated():
-                raise item
-        return item
+    def __init__(self, response: requests.Response, expected_crc32c: str | None) -> None:
+        self._response: requests.Response | None = response
+        self._expected = expected_crc32c
+        self._checksum = google_crc32c.Checksum() if expected_crc32c else None
+        length = response.headers.get("Content-Length")
+        self._remaining = int(length) if length and length.isdigit() else None
 
     def __iter__(self) -> Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
-        item = self._head if self._head is not None else self._take()
-        self._head = None
-        if item is _EOF:
-            self.close()
+        if self._response is None:
             raise StopIteration
-        return item
+        try:
+            with _translated():
+                # Undecoded: the stored bytes, never transcoded by the HTTP client.
+                chunk = self._response.raw.read(CHUNK_SIZE, decode_content=False)
+        except BaseException:
+            self.close()
+            raise
+        if not chunk:
+            self.close()
+            self._verify()  # only reached without a Content-Length to count down
+            raise StopIteration
+        if self._checksum is not None:
+            self._checksum.update(chunk)
+            if self._remaining is not None:
+                self._remaining -= len(chunk)
+                if self._remaining <= 0:
+                    self._verify()
+        return chunk
+
+    def _verify(self) -> None:
+        """Compare the checksum once; on mismatch release the response and raise."""
+        checksum, self._checksum = self._checksum, None
+        if checksum is None:
+            return
+        if base64.b64encode(checksum.digest()).decode() != self._expected:
+            self.close()
+            raise IntegrityError("downloaded bytes do not match the object's CRC32C")
 
     def close(self) -> None:
-        """Stop the worker (it notices on its next write) and drop buffered pieces."""
-        self._closed.set()
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._queue.get_nowait()
+        """Release the connection (closed if unread bytes remain); safe to call twice."""
+        response, self._response = self._response, None
+        if response is not None:
+            response.close()
 
     def __del__(self) -> None:
+        # Dropped without close() (a test client's unread response): release like a generator.
         self.close()
