@@ -58,6 +58,8 @@ class LocalVideoStore(VideoStore):
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        # Resolved, checked folders by key prefix ("jobs", "videos"); see ``_folder``.
+        self._folders: dict[str, Path] = {}
 
     @classmethod
     def from_url(cls, url: str) -> LocalVideoStore:
@@ -73,12 +75,31 @@ class LocalVideoStore(VideoStore):
     # --- paths --------------------------------------------------------------------------------
 
     def _path(self, key: str) -> Path:
-        """The base path of ``key`` (no suffix); refuses anything that would leave the root."""
-        check_key(key)
-        path = (self.root / key).resolve()
+        """The base path of ``key`` (no suffix); refuses anything that would leave the root.
+
+        ``check_key`` already rules out ``..``, absolute paths and separators in the file name,
+        so only the folder can lead elsewhere (through a symlink); it is resolved and checked
+        by ``_folder``. The name itself is never opened, only ``name@…`` siblings.
+        """
+        folder, _, name = check_key(key).rpartition("/")
+        return self._folder(folder, key) / name
+
+    def _folder(self, folder: str, key: str) -> Path:
+        """``root/folder`` with symlinks resolved, refused if it leaves the root.
+
+        A status poll would otherwise pay a ``realpath`` (several syscalls) per call. Only
+        existing directories are cached: one the store has yet to create is checked again
+        next time, so a link planted before that is still caught.
+        """
+        cached = self._folders.get(folder)
+        if cached is not None:
+            return cached
+        path = (self.root / folder).resolve()
         # resolve() follows symlinks, so a planted link cannot point the store elsewhere.
         if not path.is_relative_to(self.root) or path == self.root:
             raise StorageError(f"unsafe storage key: {key!r}")
+        if path.is_dir():
+            self._folders[folder] = path
         return path
 
     @staticmethod
@@ -100,14 +121,11 @@ class LocalVideoStore(VideoStore):
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _read_meta(self, key: str) -> dict[str, Any] | None:
-        return self._read_meta_at(self._path(key))
-
     def _open_current(self, key: str) -> tuple[dict[str, Any], BinaryIO]:
         """The pointer and an open handle on the data it names (consistent with each other)."""
         base = self._path(key)
         for _ in range(READ_ATTEMPTS):
-            meta = self._read_meta(key)
+            meta = self._read_meta_at(base)
             if meta is None:
                 raise ObjectNotFoundError()
             try:
@@ -131,14 +149,17 @@ class LocalVideoStore(VideoStore):
 
     def stat(self, key: str) -> StoredObject:
         """Metadata of ``key`` from its pointer file. Raises ``ObjectNotFoundError``."""
-        meta = self._read_meta(key)
+        meta = self._read_meta_at(self._path(key))
         if meta is None:
             raise ObjectNotFoundError()
         return self._stored(key, meta)
 
     def exists(self, key: str) -> bool:
         """Whether a committed object is stored under ``key``."""
-        return self._sibling(self._path(key), META).is_file()
+        return self._exists_at(self._path(key))
+
+    def _exists_at(self, base: Path) -> bool:
+        return self._sibling(base, META).is_file()
 
     def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Stream bytes ``start``..``end`` (inclusive, clipped to the object) after a seek.
@@ -150,7 +171,7 @@ class LocalVideoStore(VideoStore):
             raise ValueError("byte positions must be non-negative")
         meta, handle = self._open_current(key)
         stop = meta["size"] if end is None else min(end + 1, meta["size"])
-        return _read_span(handle, start, stop)
+        return _FileSpan(handle, start, stop)
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix``, sorted; only the prefix's directory is walked."""
@@ -197,7 +218,7 @@ class LocalVideoStore(VideoStore):
         ``os.link``, which is the race-free guarantee.
         """
         base = self._path(key)
-        if if_absent and self.exists(key):
+        if if_absent and self._exists_at(base):
             raise PreconditionFailedError()
         with _os_errors():
             base.parent.mkdir(parents=True, exist_ok=True)
@@ -219,7 +240,7 @@ class LocalVideoStore(VideoStore):
         with _os_errors(), _removing(temp):
             base.parent.mkdir(parents=True, exist_ok=True)
             with self._locked(base):
-                current = self._read_meta(key)
+                current = self._read_meta_at(base)
                 if (current is None) != (generation is None) or (
                     current is not None and str(current["generation"]) != generation
                 ):
@@ -234,7 +255,7 @@ class LocalVideoStore(VideoStore):
         if not base.parent.is_dir():
             return False
         with _os_errors(), self._locked(base):
-            meta = self._read_meta(key)
+            meta = self._read_meta_at(base)
             if meta is None:
                 return False
             self._sibling(base, META).unlink()
@@ -339,17 +360,55 @@ def _write_file(path: Path, chunks: Iterable[bytes], size: int | None) -> tuple[
     return md5.hexdigest(), written
 
 
-def _read_span(handle: BinaryIO, start: int, stop: int) -> Iterator[bytes]:
-    """Yield ``handle``'s bytes ``start`` (inclusive) to ``stop`` (exclusive), seeking first."""
-    with handle:
-        handle.seek(start)
-        remaining = stop - start
-        while remaining > 0:
-            chunk = handle.read(min(CHUNK_SIZE, remaining))
-            if not chunk:
-                raise StorageError("stored object is shorter than its metadata says")
-            remaining -= len(chunk)
-            yield chunk
+class _FileSpan:
+    """Iterates ``handle``'s bytes ``start`` (inclusive) to ``stop`` (exclusive) in
+    ``CHUNK_SIZE`` pieces; ``close`` closes the file.
+
+    A class rather than a generator: closing a generator that never started skips its
+    ``finally``, which leaked the file when a client went away before the first chunk.
+    """
+
+    def __init__(self, handle: BinaryIO, start: int, stop: int) -> None:
+        self._handle: BinaryIO | None = handle
+        self._remaining = stop - start
+        if self._remaining > 0:
+            with _closing_on_error(self), _os_errors():
+                handle.seek(start)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._handle is None or self._remaining <= 0:
+            self.close()
+            raise StopIteration
+        with _closing_on_error(self), _os_errors():
+            chunk = self._handle.read(min(CHUNK_SIZE, self._remaining))
+        if not chunk:
+            self.close()
+            raise StorageError("stored object is shorter than its metadata says")
+        self._remaining -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        """Close the file; safe to call twice."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+    def __del__(self) -> None:
+        # Dropped without close() (a test client's unread response): release like a generator.
+        self.close()
+
+
+@contextlib.contextmanager
+def _closing_on_error(span: _FileSpan) -> Iterator[None]:
+    """Close ``span`` if the block raises, so a failed read does not hold the file open."""
+    try:
+        yield
+    except BaseException:
+        span.close()
+        raise
 
 
 def _next_generation(previous: dict[str, Any] | None) -> int:
