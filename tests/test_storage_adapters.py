@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psutil
 import pytest
 
 from dreamweb.errors import (
@@ -21,11 +25,19 @@ from dreamweb.errors import (
     StorageError,
 )
 from dreamweb.storage import open_store
-from dreamweb.storage.base import VideoStore
+from dreamweb.storage.base import CHUNK_SIZE, VideoStore
 from dreamweb.storage.gcs import MULTIPART_LIMIT, GCSVideoStore
 from dreamweb.storage.local import LocalVideoStore
-from tests.fixtures.gcs import emulator_client
-from tests.fixtures.peers import free_port
+from tests.fixtures.gcs import (
+    TEST_RETRY_DEADLINE,
+    TEST_TIMEOUT,
+    _wait_healthy,
+    create_bucket,
+    emulator_binary,
+    emulator_client,
+    emulator_command,
+)
+from tests.fixtures.peers import free_port, missing_peer
 
 VIDEO = "videos/video_abcd1234.mp4"
 OTHER = "videos/video_efgh5678.mp4"
@@ -203,6 +215,26 @@ def test_stopping_a_read_early_is_clean(store: VideoStore) -> None:
     assert read_all(store, VIDEO, MIB, MIB + 9) == data[MIB : MIB + 10]
 
 
+def test_reads_come_in_bounded_chunks(store: VideoStore) -> None:
+    """Memory per stream stays at one chunk however large the object."""
+    data = payload(3 * CHUNK_SIZE + 7)
+    store.put_stream(VIDEO, [data], content_type="video/mp4")
+    for start in (0, 5):
+        chunks = list(store.open_range(VIDEO, start))
+        assert b"".join(chunks) == data[start:]
+        assert max(map(len, chunks)) <= CHUNK_SIZE
+        assert len(chunks) <= 5
+
+
+def test_closing_a_read_before_its_first_chunk_is_clean(store: VideoStore) -> None:
+    """A client can go away right after the headers, before any body was read."""
+    data = payload(3 * MIB)
+    store.put_stream(VIDEO, [data], content_type="video/mp4")
+    store.open_range(VIDEO).close()  # type: ignore[attr-defined]
+    store.open_range(VIDEO, MIB).close()  # type: ignore[attr-defined]
+    assert read_all(store, VIDEO, 2 * MIB) == data[2 * MIB :]
+
+
 def test_stat_reports_metadata(store: VideoStore) -> None:
     before = datetime.now(UTC) - timedelta(seconds=5)
     data = payload(2048)
@@ -369,6 +401,35 @@ def test_local_refuses_a_symlink_out_of_the_root(tmp_path: Path) -> None:
     assert list(store.list("videos/")) == []
 
 
+def test_local_refuses_a_symlink_planted_after_the_store_started(tmp_path: Path) -> None:
+    """Resolved folders are cached, but only once they exist: a link made later still counts."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    store = LocalVideoStore(tmp_path / "store")
+    assert not store.exists(VIDEO)  # looks up "videos" before it exists
+    (store.root / "videos").symlink_to(outside)
+    with pytest.raises(StorageError):
+        store.put_stream(VIDEO, [b"x"], content_type="video/mp4")
+    assert list(outside.iterdir()) == []
+
+
+def open_paths() -> list[str]:
+    """Files this process holds open, once per open handle."""
+    return [entry.path for entry in psutil.Process().open_files()]
+
+
+def test_local_closing_a_read_closes_its_file(tmp_path: Path) -> None:
+    store = LocalVideoStore(tmp_path)
+    store.put_stream(VIDEO, [payload(3 * MIB)], content_type="video/mp4")
+    started, unstarted = store.open_range(VIDEO), store.open_range(VIDEO, MIB)
+    next(started)
+    held = open_paths()
+    assert sum("video_abcd1234.mp4@" in path for path in held) == 2
+    started.close()  # type: ignore[attr-defined]
+    unstarted.close()  # type: ignore[attr-defined]
+    assert not any("video_abcd1234.mp4@" in path for path in open_paths())
+
+
 def test_local_from_url_and_open_store(tmp_path: Path) -> None:
     url = (tmp_path / "a store").as_uri()
     store = open_store({"STORAGE_URL": url})
@@ -413,3 +474,100 @@ def test_gcs_unreachable_server_is_a_storage_error() -> None:
         store.put_stream(VIDEO, [b"x"], content_type="video/mp4")
     with pytest.raises(StorageError):
         store.open_range(VIDEO)
+
+
+def emulator_connections(url: str) -> set[int]:
+    """Local ports of this process's established TCP connections to the server at ``url``."""
+    port = urlsplit(url).port
+    process = psutil.Process()
+    connections = getattr(process, "net_connections", process.connections)("tcp")
+    return {
+        conn.laddr.port
+        for conn in connections
+        if conn.raddr and conn.raddr.port == port and conn.status == psutil.CONN_ESTABLISHED
+    }
+
+
+@pytest.mark.emulator
+def test_gcs_closing_a_read_early_releases_its_connection(
+    gcs_store: GCSVideoStore, gcs_emulator: str
+) -> None:
+    data = payload(3 * MIB)
+    gcs_store.put_stream(VIDEO, [data], content_type="video/mp4")
+    # A client of its own, so every stream below opens a connection nobody else holds.
+    reader = GCSVideoStore(gcs_store.bucket.name, "", emulator_client(gcs_emulator))
+    before = emulator_connections(gcs_emulator)
+    streams = [reader.open_range(VIDEO), reader.open_range(VIDEO, MIB), reader.open_range(VIDEO)]
+    assert data.startswith(next(streams[0]))
+    assert data[MIB:].startswith(next(streams[1]))  # the third never yields a chunk
+    ours = emulator_connections(gcs_emulator) - before
+    assert len(ours) == 3
+    for stream in streams:
+        stream.close()  # type: ignore[attr-defined]
+    assert not ours & emulator_connections(gcs_emulator)
+
+
+@pytest.mark.emulator
+def test_gcs_complete_reads_keep_their_connection_alive(
+    gcs_store: GCSVideoStore, gcs_emulator: str
+) -> None:
+    """A fully read stream goes back to the pool: no TCP setup per request."""
+    data = payload(2 * MIB + 5)
+    gcs_store.put_stream(VIDEO, [data], content_type="video/mp4")
+    reader = GCSVideoStore(gcs_store.bucket.name, "", emulator_client(gcs_emulator))
+    before = emulator_connections(gcs_emulator)
+    assert read_all(reader, VIDEO) == data
+    kept = emulator_connections(gcs_emulator) - before
+    assert len(kept) == 1  # idle in the pool, still open
+    assert read_all(reader, VIDEO, 7, MIB) == data[7 : MIB + 1]
+    assert read_all(reader, VIDEO) == data
+    assert emulator_connections(gcs_emulator) - before == kept
+
+
+@pytest.fixture
+def disk_emulator(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A fake-gcs-server of its own that keeps objects as plain files under a directory, so a
+    test can corrupt one at rest; yields (URL, directory)."""
+    binary = emulator_binary()
+    if binary is None:
+        missing_peer("fake-gcs-server binary not found")
+    port, root = free_port(), tmp_path / "gcs-disk"
+    url = f"http://127.0.0.1:{port}"
+    command = emulator_command(binary, port)
+    command[command.index("-backend") + 1] = "filesystem"
+    command += ["-filesystem-root", str(root)]
+    log = tmp_path / "gcs-disk.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(url, process, log)
+        yield url, root
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+
+
+@pytest.mark.emulator
+def test_gcs_whole_read_of_an_object_corrupted_at_rest_fails_before_its_end(
+    disk_emulator: tuple[str, Path],
+) -> None:
+    url, root = disk_emulator
+    bucket = create_bucket(url)
+    store = GCSVideoStore(
+        bucket, "", emulator_client(url), timeout=TEST_TIMEOUT, retry_deadline=TEST_RETRY_DEADLINE
+    )
+    data = payload(2 * MIB + 1000)
+    store.put_stream(VIDEO, [data], content_type="video/mp4")
+    stored = root / bucket / VIDEO  # the emulator's on-disk layout: <root>/<bucket>/<name>
+    corrupted = bytearray(stored.read_bytes())
+    corrupted[MIB + 17] ^= 0xFF
+    stored.write_bytes(corrupted)
+
+    received = bytearray()
+    with pytest.raises(IntegrityError):
+        for chunk in store.open_range(VIDEO):
+            received += chunk
+    assert bytes(received) == corrupted[: 2 * MIB]  # the last chunk is withheld
+    # GCS reports only the whole object's CRC32C, so a range cannot be checked.
+    assert read_all(store, VIDEO, MIB, MIB + 99) == corrupted[MIB : MIB + 100]
+    gc.collect()  # the failed stream released its connection: no ResourceWarning

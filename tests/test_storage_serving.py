@@ -24,6 +24,8 @@ from dreamweb.storage.base import StoredObject, VideoStore
 from dreamweb.storage.gcs import GCSVideoStore
 from dreamweb.storage.local import LocalVideoStore
 from dreamweb.storage.serving import content_disposition, send_stored_object, signed_redirect
+from tests.fixtures.gcs import emulator_client
+from tests.test_storage_adapters import emulator_connections, open_paths
 
 VIDEO = "videos/video_abcd1234.mp4"
 NAME = "dream-video_abcd1234.mp4"
@@ -160,6 +162,30 @@ def test_head_with_a_range_describes_the_part(client: FlaskClient, spy: Recordin
 def test_missing_object_is_404(tmp_path: Path) -> None:
     app = make_app(LocalVideoStore(tmp_path))
     assert app.test_client().get("/video").status_code == 404
+
+
+def test_a_client_leaving_mid_body_releases_the_local_file(tmp_path: Path) -> None:
+    store = LocalVideoStore(tmp_path)
+    store.put_stream(VIDEO, [bytes(3 * 1024 * 1024)], content_type="video/mp4")
+    response = make_app(store).test_client().get("/video")  # streamed: one chunk pulled
+    assert sum(VIDEO.rpartition("/")[2] + "@" in path for path in open_paths()) == 1
+    response.close()  # what the WSGI server does when the client goes away
+    assert not any(VIDEO.rpartition("/")[2] + "@" in path for path in open_paths())
+
+
+@pytest.mark.emulator
+def test_a_client_leaving_mid_body_releases_the_gcs_connection(
+    gcs_store: GCSVideoStore, gcs_emulator: str
+) -> None:
+    gcs_store.put_stream(VIDEO, [bytes(3 * 1024 * 1024)], content_type="video/mp4")
+    # A client of its own: its one connection (stat's, then the body's) is the only new one.
+    store = GCSVideoStore(gcs_store.bucket.name, "", emulator_client(gcs_emulator))
+    before = emulator_connections(gcs_emulator)
+    response = make_app(store).test_client().get("/video")
+    streaming = emulator_connections(gcs_emulator) - before
+    assert len(streaming) == 1
+    response.close()
+    assert not streaming & emulator_connections(gcs_emulator)
 
 
 # --- ranges -----------------------------------------------------------------------------------
