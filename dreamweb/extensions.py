@@ -36,9 +36,11 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     csrf.init_app(app)
     origins = app.config["CORS_ORIGINS"]
+    if not origins:
+        return  # same origin only: no CORS headers at all, and no per-request CORS work
     cors.init_app(
         app,
-        resources={r"/api/*": {"origins": origins}} if origins else {},
+        resources={r"/api/*": {"origins": origins}},
         expose_headers=["Location", "Retry-After", "X-Request-ID", "Content-Range", "ETag"],
         allow_headers=[
             "Content-Type",

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import sys
 import time
-import uuid
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -68,7 +68,8 @@ def _request_id() -> str:
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     if 0 < len(supplied) <= 128 and set(supplied) <= _SAFE_REQUEST_ID:
         return supplied
-    return uuid.uuid4().hex
+    # Identifies a request in logs; it needs to be unique, not unguessable.
+    return f"{random.getrandbits(128):032x}"
 
 
 def init_app(app: Flask) -> None:

@@ -67,13 +67,18 @@ def init_app(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     # ``SESSION_COOKIE_SECURE`` comes from config: on in production, off for local http.
-    headers = security_headers(app.config)
+    headers = list(security_headers(app.config).items())
+    names = {name.lower() for name, _ in headers}
     production = app.config.get("DREAMWEB_ENV") == "production"
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
+        # One pass over the response's headers instead of one per name: this runs on every
+        # status poll, and werkzeug's Headers is a list.
+        present = {name.lower() for name, _ in response.headers} & names
+        response.headers.extend(
+            headers if not present else [(k, v) for k, v in headers if k.lower() not in present]
+        )
         if production and request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
