@@ -7,6 +7,7 @@ form, a running dream and a finished one, at desktop and phone sizes, go to
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -16,7 +17,6 @@ from typing import Any
 import pytest
 
 from tests.fixtures.browser import DESKTOP, PHONE, serve_app
-from tests.test_web import signing_credentials
 
 pytestmark = pytest.mark.browser
 
@@ -237,14 +237,14 @@ def test_failed_dream_explains_and_try_again_prefills_the_form(
 
 @pytest.mark.emulator
 def test_signed_url_video_plays_from_the_storage_origin(
-    chromium, app_config, gcs_config, simulator
+    chromium, app_config, gcs_config, signing_key, simulator
 ):
     simulator.configure(render_seconds=0.5)
     config = {
         **app_config,
         **gcs_config,
         "VIDEO_DELIVERY": "signed-url",
-        "GCS_CREDENTIALS_JSON": signing_credentials(),
+        "GCS_CREDENTIALS_JSON": json.dumps(signing_key[1]),
     }
     origin = gcs_config["STORAGE_EMULATOR_HOST"]
     with serve_app(config) as live, open_page(chromium) as (page, problems):

@@ -12,9 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psutil
 import pytest
 
 from dreamweb.errors import (
@@ -38,6 +36,7 @@ from tests.fixtures.gcs import (
     emulator_command,
 )
 from tests.fixtures.peers import free_port, missing_peer
+from tests.resources import emulator_connections, open_paths
 
 VIDEO = "videos/video_abcd1234.mp4"
 OTHER = "videos/video_efgh5678.mp4"
@@ -413,11 +412,6 @@ def test_local_refuses_a_symlink_planted_after_the_store_started(tmp_path: Path)
     assert list(outside.iterdir()) == []
 
 
-def open_paths() -> list[str]:
-    """Files this process holds open, once per open handle."""
-    return [entry.path for entry in psutil.Process().open_files()]
-
-
 def test_local_closing_a_read_closes_its_file(tmp_path: Path) -> None:
     store = LocalVideoStore(tmp_path)
     store.put_stream(VIDEO, [payload(3 * MIB)], content_type="video/mp4")
@@ -474,18 +468,6 @@ def test_gcs_unreachable_server_is_a_storage_error() -> None:
         store.put_stream(VIDEO, [b"x"], content_type="video/mp4")
     with pytest.raises(StorageError):
         store.open_range(VIDEO)
-
-
-def emulator_connections(url: str) -> set[int]:
-    """Local ports of this process's established TCP connections to the server at ``url``."""
-    port = urlsplit(url).port
-    process = psutil.Process()
-    connections = getattr(process, "net_connections", process.connections)("tcp")
-    return {
-        conn.laddr.port
-        for conn in connections
-        if conn.raddr and conn.raddr.port == port and conn.status == psutil.CONN_ESTABLISHED
-    }
 
 
 @pytest.mark.emulator

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from flask import Flask, request
 from flask.testing import FlaskClient
@@ -25,7 +25,7 @@ from dreamweb.storage.gcs import GCSVideoStore
 from dreamweb.storage.local import LocalVideoStore
 from dreamweb.storage.serving import content_disposition, send_stored_object, signed_redirect
 from tests.fixtures.gcs import emulator_client
-from tests.test_storage_adapters import emulator_connections, open_paths
+from tests.resources import emulator_connections, open_paths
 
 VIDEO = "videos/video_abcd1234.mp4"
 NAME = "dream-video_abcd1234.mp4"
@@ -358,27 +358,6 @@ def test_content_disposition_encodes_non_ascii_names() -> None:
 
 
 # --- signed URLs ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> tuple[rsa.RSAPrivateKey, dict[str, str]]:
-    """A throwaway RSA key and the service-account info a real key file would hold."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "dreamweb-test",
-        "private_key_id": "test-key-1",
-        "private_key": pem,
-        "client_email": "signer@dreamweb-test.iam.gserviceaccount.com",
-        "client_id": "1234567890",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
-    return key, info
 
 
 def test_signed_url_is_a_valid_v4_signature_made_offline(
