@@ -6,11 +6,14 @@ Secrets never reach a log line: nothing here logs headers or configuration value
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import queue
 import random
 import sys
 import time
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -18,6 +21,7 @@ from flask import Flask, Response, g, request
 logger = logging.getLogger("dreamweb")
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+_listener: QueueListener | None = None
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -53,15 +57,33 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(log_format: str, level: str) -> None:
-    """Point the ``dreamweb`` logger at stderr in the chosen format (idempotent)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    """Point the ``dreamweb`` logger at stderr in the chosen format (idempotent).
+
+    Request threads only put records on a queue; one listener thread formats and writes them.
+    Under load, eight threads per worker each writing its request line to stderr under the
+    handler's lock spent more time waiting for that lock than serving the request.
+    """
+    global _listener
+    if _listener is not None:
+        _listener.stop()  # flushes what the previous configuration still held
+    output = logging.StreamHandler(sys.stderr)
+    output.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = QueueListener(records, output)
+    _listener.start()
+    handler = QueueHandler(records)
     for old in [h for h in logger.handlers if getattr(h, "_dreamweb", False)]:
         logger.removeHandler(old)
     handler._dreamweb = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+
+
+@atexit.register
+def _flush_logs() -> None:
+    if _listener is not None:
+        _listener.stop()
 
 
 def _request_id() -> str:
