@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dreamweb import create_app
 from dreamweb.errors import (
     ConfigError,
     IntegrityError,
@@ -553,3 +554,62 @@ def test_gcs_whole_read_of_an_object_corrupted_at_rest_fails_before_its_end(
     # GCS reports only the whole object's CRC32C, so a range cannot be checked.
     assert read_all(store, VIDEO, MIB, MIB + 99) == corrupted[MIB : MIB + 100]
     gc.collect()  # the failed stream released its connection: no ResourceWarning
+
+
+@pytest.mark.emulator
+def test_gcs_missing_bucket_is_unavailable_storage_not_a_missing_object(gcs_emulator: str) -> None:
+    """A misnamed bucket must never read as "no such video/job" (404): it is an outage (503)."""
+    name = f"dreamweb-missing-{free_port()}"
+    store = GCSVideoStore(
+        name,
+        "",
+        emulator_client(gcs_emulator),
+        timeout=TEST_TIMEOUT,
+        retry_deadline=TEST_RETRY_DEADLINE,
+    )
+    calls = {
+        "stat": lambda: store.stat(VIDEO),
+        "exists": lambda: store.exists(VIDEO),
+        "open_range": lambda: store.open_range(VIDEO),
+        "list": lambda: list(store.list("jobs/")),
+        "get_record": lambda: store.get_record(RECORD),
+        "put_record": lambda: store.put_record(RECORD, {"a": 1}, generation=None),
+        "put_stream": lambda: store.put_stream(VIDEO, [b"x"], content_type="video/mp4"),
+        "delete": lambda: store.delete(VIDEO),
+    }
+    for name_of_call, call in calls.items():
+        with pytest.raises(StorageError) as caught:
+            call()
+        error = caught.value
+        assert not isinstance(error, ObjectNotFoundError), name_of_call
+        assert (error.status, error.public_message) == (503, "Video storage is unavailable")
+        assert name in str(error), "the operator's reason names the bucket"
+        assert name not in error.public_message, "clients never see the bucket's name"
+
+    # Once the bucket exists, a missing object is an ordinary 404 again.
+    create_bucket(gcs_emulator, name)
+    with pytest.raises(ObjectNotFoundError):
+        store.stat(VIDEO)
+    with pytest.raises(ObjectNotFoundError):
+        store.open_range(VIDEO)
+    assert store.get_record(RECORD) is None
+    assert not store.exists(VIDEO)
+    assert store.delete(VIDEO) is False
+
+
+@pytest.mark.emulator
+def test_gcs_missing_bucket_answers_503_not_404_over_the_api(
+    app_config: dict[str, str], gcs_config: dict[str, str]
+) -> None:
+    config = {**app_config, **gcs_config, "STORAGE_URL": f"gs://dreamweb-missing-{free_port()}"}
+    client = create_app(config).test_client()
+    created = client.post("/api/create-video", json={"prompt": "a dream of a quiet harbour"})
+    assert (created.status_code, created.get_json()) == (
+        503,
+        {"error": "Video storage is unavailable"},
+    )
+    polled = client.get("/api/video-status/video_abcd1234")
+    assert (polled.status_code, polled.get_json()) == (
+        503,
+        {"error": "Video storage is unavailable"},
+    )

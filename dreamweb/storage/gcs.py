@@ -25,6 +25,12 @@ last chunk is handed over. Only connection setup is retried; a stream that break
 Every call carries an explicit ``timeout=(connect, read)`` and a retry with a deadline; writes
 that are not idempotent are retried only when they carry a generation precondition.
 
+A 404 can mean a missing object or a missing (misnamed) bucket; the latter is an outage, not
+"no such video", so it raises ``BucketNotFoundError`` (a 503 ``StorageError``). Real GCS does not
+say which reliably (object calls may answer "No such object") and fake-gcs-server answers a bare
+"Not Found" for both, so the first 404 a store sees is followed by one listing of the bucket;
+once the bucket has answered, that is remembered and later 404s cost nothing extra.
+
 fake-gcs-server 1.54 ignores ``if_generation_match`` on resumable uploads (> 8 MiB); real GCS
 honours it. ``put_stream(if_absent=True)`` therefore also checks existence before streaming,
 which makes the common sequential case correct on the emulator too.
@@ -81,6 +87,24 @@ CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 60.0
 RETRY_DEADLINE = 60.0
 EMULATOR_PROJECT = "dreamweb-emulator"
 RECORD_TYPE = "application/json"
+# What GCS's JSON API says of a missing bucket ("The specified bucket does not exist.") and its
+# XML API's code for it; either in a 404 settles the question without asking the bucket.
+MISSING_BUCKET_MARKERS = ("bucket does not exist", "nosuchbucket")
+
+
+class BucketNotFoundError(StorageError):
+    """The configured bucket does not exist: a deployment fault (503), never a missing object.
+
+    Clients get the generic ``StorageError`` message (a bucket name is internal); ``str()`` names
+    the bucket for operators (``flask --app dreamweb check`` prints it).
+    """
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__()
+        self.bucket = bucket
+
+    def __str__(self) -> str:
+        return f"GCS bucket {self.bucket!r} does not exist (or is not visible to these credentials)"
 
 
 class GCSVideoStore(VideoStore):
@@ -116,6 +140,9 @@ class GCSVideoStore(VideoStore):
         self.upload_chunk_size = upload_chunk_size
         self.signer = signer
         self.api_access_endpoint = api_access_endpoint
+        # Set once the bucket has answered; until then a 404 also checks the bucket (see
+        # ``bucket_missing``). Only ever goes False -> True, so threads racing on it are harmless.
+        self._bucket_seen = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GCSVideoStore:
@@ -150,6 +177,39 @@ class GCSVideoStore(VideoStore):
         client = storage.Client(project=project or default_project, credentials=credentials)
         return cls(bucket, prefix, client, signer=credentials)
 
+    # --- the bucket itself -----------------------------------------------------------------------
+
+    def bucket_exists(self) -> bool:
+        """Whether the bucket exists, by listing at most one name under the prefix.
+
+        Listing needs only ``storage.objects.list``, which the sweeper needs anyway (a bucket
+        metadata GET would need ``storage.buckets.get``, which object-level roles lack). A
+        positive answer is remembered. Raises ``StorageError`` when storage does not answer.
+        """
+        with _translated():  # its own 404 is the answer, handled below
+            try:
+                blobs = self.client.list_blobs(
+                    self.bucket,
+                    prefix=self.prefix,
+                    max_results=1,
+                    timeout=self.timeout,
+                    retry=self.retry,
+                )
+                next(iter(blobs), None)
+            except api_exceptions.NotFound:
+                return False
+            except api_exceptions.Forbidden:
+                pass  # GCS answers 404 for a missing bucket whoever asks: a 403 means it exists
+        self._bucket_seen = True
+        return True
+
+    def bucket_missing(self, error: api_exceptions.NotFound) -> bool:
+        """Whether ``error`` (a 404 from some call) is about the bucket, not an object."""
+        message = str(error.message).lower()
+        if any(marker in message for marker in MISSING_BUCKET_MARKERS):
+            return True
+        return not self._bucket_seen and not self.bucket_exists()
+
     # --- reading ------------------------------------------------------------------------------
 
     def _blob(self, key: str) -> storage.Blob:
@@ -158,14 +218,18 @@ class GCSVideoStore(VideoStore):
     def stat(self, key: str) -> StoredObject:
         """Metadata of ``key`` (one metadata GET). Raises ``ObjectNotFoundError``."""
         blob = self._blob(key)
-        with _translated():
+        with _translated(self):
             blob.reload(timeout=self.timeout, retry=self.retry)
         return _stored(key, blob)
 
     def exists(self, key: str) -> bool:
-        """Whether an object is stored under ``key``."""
-        with _translated():
-            return self._blob(key).exists(timeout=self.timeout, retry=self.retry)
+        """Whether an object is stored under ``key``; ``BucketNotFoundError`` if the bucket is
+        missing (the client library answers ``False`` for that too)."""
+        with _translated(self):
+            found = self._blob(key).exists(timeout=self.timeout, retry=self.retry)
+        if not found and not self._bucket_seen and not self.bucket_exists():
+            raise BucketNotFoundError(self.bucket.name)
+        return found
 
     def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Stream bytes ``start``..``end`` (inclusive, clipped to the object) with one ranged GET.
@@ -201,7 +265,7 @@ class GCSVideoStore(VideoStore):
                     raise api_exceptions.from_http_response(response)  # 5xx/429 are retried
             return response
 
-        with _translated():
+        with _translated(self):
             response = self.retry(attempt)()
         if response.status_code != (200 if span is None else 206):
             response.close()
@@ -225,7 +289,7 @@ class GCSVideoStore(VideoStore):
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix`` in lexical order (GCS lists by name), page by page."""
-        with _translated():
+        with _translated(self):
             blobs = self.client.list_blobs(
                 self.bucket,
                 prefix=self.prefix + prefix,
@@ -239,7 +303,7 @@ class GCSVideoStore(VideoStore):
         """The JSON record and its generation (from the same response), or ``None``."""
         blob = self._blob(key)
         try:
-            with _translated():
+            with _translated(self):
                 payload = blob.download_as_bytes(timeout=self.timeout, retry=self.retry)
         except ObjectNotFoundError:
             return None
@@ -279,7 +343,7 @@ class GCSVideoStore(VideoStore):
         small = reader.prefetch(MULTIPART_LIMIT)
         # Multipart for what fits in the prefetch buffer, resumable chunks for the rest.
         blob.chunk_size = None if small else self.upload_chunk_size
-        with _translated():
+        with _translated(self):
             blob.upload_from_file(
                 reader,
                 size=reader.buffered if small else size,
@@ -295,7 +359,7 @@ class GCSVideoStore(VideoStore):
         problems = reader.mismatches(blob.size, blob.md5_hash, blob.crc32c)
         if not problems:
             return
-        with contextlib.suppress(Exception), _translated():
+        with contextlib.suppress(Exception), _translated():  # best effort: no bucket check
             blob.delete(if_generation_match=blob.generation, timeout=self.timeout, retry=self.retry)
         raise IntegrityError("stored object failed verification: " + ", ".join(problems))
 
@@ -310,7 +374,7 @@ class GCSVideoStore(VideoStore):
         if generation is not None and not generation.isdigit():
             raise PreconditionFailedError()  # no stored object can have this generation
         payload = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-        with _translated():
+        with _translated(self):
             blob.upload_from_string(
                 payload,
                 content_type=RECORD_TYPE,
@@ -328,7 +392,7 @@ class GCSVideoStore(VideoStore):
         reports ``False`` for a delete that happened.
         """
         try:
-            with _translated():
+            with _translated(self):
                 self._blob(key).delete(timeout=self.timeout, retry=self.retry)
         except ObjectNotFoundError:
             return False
@@ -401,13 +465,19 @@ def _b64_to_hex(value: str) -> str:
 
 
 @contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    """Turn client-library errors into dreamweb's ``StorageError`` family."""
+def _translated(store: GCSVideoStore | None = None) -> Iterator[None]:
+    """Turn client-library errors into dreamweb's ``StorageError`` family.
+
+    With ``store``, a 404 is first checked against that store's bucket: a missing bucket is
+    ``BucketNotFoundError`` (503), only a missing object is ``ObjectNotFoundError`` (404).
+    """
     try:
         yield
     except (DreamwebError, _SourceError):
         raise
     except api_exceptions.NotFound as error:
+        if store is not None and store.bucket_missing(error):
+            raise BucketNotFoundError(store.bucket.name) from error
         raise ObjectNotFoundError() from error
     except api_exceptions.PreconditionFailed as error:
         raise PreconditionFailedError() from error
