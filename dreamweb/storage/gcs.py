@@ -253,6 +253,9 @@ class GCSVideoStore(VideoStore):
     def _get_media(self, blob: storage.Blob, span: str | None) -> requests.Response | None:
         """The open streaming response for ``blob``'s bytes, or ``None`` when ``span`` starts
         past the end (416). Retries getting the response only; the body is the caller's."""
+        # Private client-library internals (here and in ``_media_headers``): ``_get_download_url``,
+        # ``client._http``, ``client._connection.user_agent``, ``_extra_headers``. They are why
+        # pyproject.toml pins google-cloud-storage below 4; re-check them before raising the pin.
         url = blob._get_download_url(self.client)
         headers = self._media_headers(span)
 
@@ -276,6 +279,7 @@ class GCSVideoStore(VideoStore):
 
     def _media_headers(self, span: str | None) -> dict[str, str]:
         """Headers of a media GET: the library's user agent and extras, ``Range`` if given."""
+        # Private internals again (see ``_get_media``): covered by the google-cloud-storage<4 pin.
         headers = {
             "User-Agent": self.client._connection.user_agent,
             # With undecoded reads this yields the stored bytes even for a gzip-encoded object;
