@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from dreamweb.errors import ConfigError, DreamwebError, StorageError
 from dreamweb.services import services
 
 
@@ -32,13 +33,50 @@ def sweep_command(loop: bool, interval: float) -> None:
         time.sleep(interval)
 
 
+# The check's probe object: written, read back and deleted on every release.
+CHECK_KEY = "checks/storage-check"
+CHECK_BYTES = b"dreamweb storage check\n"
+
+
 @click.command("check")
 @with_appcontext
 def check_command() -> None:
-    """Release-phase check: configuration parsed (the factory did that) and storage reachable."""
-    store = services().store
-    next(iter(store.list("jobs/")), None)
+    """Release-phase check: configuration parsed (the factory did that) and storage usable.
+
+    Lists job records (the bucket or folder exists and can be read), then writes, reads back
+    and deletes a small probe object (it takes writes, which every request that creates a job
+    needs). A failure is one line on stderr and exit status 1, so a release with a misnamed
+    bucket stops before it serves traffic.
+    """
+    try:
+        store = services().store
+        next(iter(store.list("jobs/")), None)
+        store.put_stream(
+            CHECK_KEY,
+            [CHECK_BYTES],
+            content_type="text/plain",
+            size=len(CHECK_BYTES),
+            if_absent=False,  # concurrent releases may both write it; the last one wins
+        )
+        if b"".join(store.open_range(CHECK_KEY)) != CHECK_BYTES:
+            raise StorageError("the probe object read back different bytes")
+        store.delete(CHECK_KEY)
+    except (DreamwebError, ConfigError, OSError) as error:
+        click.echo(f"dreamweb: storage check failed: {_check_failure(error)}", err=True)
+        raise click.exceptions.Exit(1) from None
     click.echo("configuration ok; storage reachable")
+
+
+def _check_failure(error: Exception) -> str:
+    """One line saying why the check failed, for an operator (not a client) to read."""
+    reason = str(error)
+    # A bare "Video storage is unavailable" says nothing; what the store ran into does.
+    if isinstance(error, DreamwebError) and reason == error.default_message:
+        cause = error.__cause__ or error.__context__
+        if cause is not None:
+            reason += f" ({type(cause).__name__}: {cause})"
+    reason = " ".join(reason.split())  # one line, whatever the cause's message holds
+    return reason if len(reason) <= 300 else reason[:297] + "..."
 
 
 def init_app(app: Flask) -> None:

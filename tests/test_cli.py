@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from dreamweb import create_app
 from dreamweb.services import services
 from dreamweb.storage import layout
@@ -69,3 +71,64 @@ def test_a_sweeper_killed_mid_ingest_is_finished_by_the_next_sweep(app_config, s
         report = services().inline_jobs().sweep()
         assert (report.stored, report.errors) == (1, 0)
         assert services().jobs.get(job.id).status == "completed"
+
+
+# --- check: storage really there and usable (one-line failures, no traceback) ----------------
+
+
+def run_check(config: dict) -> subprocess.CompletedProcess[str]:
+    """``flask --app dreamweb check`` in a process of its own, configured by environment."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "STORAGE_"))},
+        **{k: str(v) for k, v in config.items() if k.isupper() and k != "TESTING"},
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "dreamweb", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess[str], *reason: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dreamweb: storage check failed: "), lines[0]
+    for part in reason:
+        assert part in lines[0], lines[0]
+    assert "storage reachable" not in result.stdout
+
+
+def test_check_passes_on_the_local_store_and_cleans_up(app):
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 0, result.output
+    assert "storage reachable" in result.output
+    with app.app_context():
+        assert list(services().store.list("checks/")) == [], "the write probe is removed"
+
+
+@pytest.mark.emulator
+def test_check_passes_on_the_emulator_bucket(app_config, gcs_config):
+    app = create_app({**app_config, **gcs_config})
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 0, result.output
+    assert "storage reachable" in result.output
+    with app.app_context():
+        assert list(services().store.list("checks/")) == [], "the write probe is removed"
+
+
+@pytest.mark.emulator
+def test_check_fails_in_one_line_for_a_missing_bucket(app_config, gcs_config):
+    config = {**app_config, **gcs_config, "STORAGE_URL": "gs://dreamweb-no-such-bucket"}
+    assert_one_line_failure(run_check(config), "dreamweb-no-such-bucket", "does not exist")
+
+
+def test_check_fails_in_one_line_when_the_local_folder_cannot_exist(app_config, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    config = {**app_config, "STORAGE_URL": (blocker / "store").as_uri()}
+    assert_one_line_failure(run_check(config), "a-file")
