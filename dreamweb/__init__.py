@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from dreamweb.config import load_settings, settings_from_environment
 from dreamweb.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
+APP_LOAD_ERROR = 4  # gunicorn's exit status for "the application could not be loaded"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -19,7 +21,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ``config=None`` reads the process environment (``dreamweb.config``). Tests pass a mapping
     instead, which is parsed by the same rules and never mixed with the environment. Invalid
-    configuration stops startup with one line naming the variable (``SystemExit``).
+    configuration stops startup with one line naming the variable on stderr and exit status 4:
+    gunicorn treats a worker that exits with 4 as "app failed to load" and stops, instead of
+    respawning workers forever.
     """
     app = Flask(
         __name__,
@@ -30,7 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     try:
         settings = settings_from_environment() if config is None else load_settings(config)
     except ConfigError as error:
-        raise SystemExit(f"dreamweb: configuration error: {error}") from None
+        print(f"dreamweb: configuration error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(APP_LOAD_ERROR) from None
     app.config.update(settings)
     if config is not None:
         # Flask-level keys a test may inject (TESTING, SERVER_NAME, ...) pass through untouched.

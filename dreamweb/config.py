@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 from dreamweb.errors import ConfigError
 
 OPENAI_HOST = "api.openai.com"
@@ -152,9 +154,13 @@ def _origins(value: Any) -> list[str]:
 
 
 def _rate_limit(value: Any) -> str:
+    # Parsed by ``limits`` itself (what flask-limiter will use), so anything accepted here works.
     text = _text(value)
-    if not re.fullmatch(r"\s*\d+\s*(/|per)\s*\w+(\s*[;,]\s*\d+\s*(/|per)\s*\w+)*\s*", text):
-        raise ValueError("must be a rate like '5/minute;50/day'")
+    try:
+        if not parse_many(text):
+            raise ValueError
+    except ValueError:
+        raise ValueError("must be a rate like '5/minute;50/day'") from None
     return text
 
 
@@ -189,9 +195,11 @@ SETTINGS: dict[str, Setting] = {
     "STATUS_TTL_SECONDS": Setting("5", _number(0, 3600)),
     "POLL_INTERVAL_SECONDS": Setting("3", _integer(1, 60)),
     "PROVIDER_CONNECT_TIMEOUT": Setting("5", _number(0.1, 120)),
-    "PROVIDER_READ_TIMEOUT": Setting("30", _number(0.1, 600)),
+    # Request threads wait on the provider: keep the worst case (read timeout, retries and
+    # backoff, all inside the deadline) under the 30 s that platform routers allow a request.
+    "PROVIDER_READ_TIMEOUT": Setting("10", _number(0.1, 600)),
     "PROVIDER_MAX_RETRIES": Setting("2", _integer(0, 10)),
-    "PROVIDER_RETRY_DEADLINE": Setting("60", _number(0.1, 600)),
+    "PROVIDER_RETRY_DEADLINE": Setting("20", _number(0.1, 600)),
     "INGEST_LEASE_SECONDS": Setting("300", _integer(5, 3600)),
     "INGEST_ATTEMPTS": Setting("3", _integer(1, 10)),
     "MAX_CONTENT_LENGTH": Setting("16384", _integer(1024, 10 * 1024 * 1024)),
@@ -256,8 +264,10 @@ def _check_consistency(settings: dict[str, Any]) -> None:
     if settings["VIDEO_DELIVERY"] == "signed-url" and not gcs:
         raise ConfigError("VIDEO_DELIVERY", "signed-url needs a gs:// STORAGE_URL")
     if settings["LOG_FORMAT"] is None:
+        # Production (web, worker and release alike) and anything under gunicorn log JSON lines.
         under_gunicorn = "gunicorn" in os.environ.get("SERVER_SOFTWARE", "")
-        settings["LOG_FORMAT"] = "json" if under_gunicorn else "text"
+        production = settings["DREAMWEB_ENV"] == "production"
+        settings["LOG_FORMAT"] = "json" if under_gunicorn or production else "text"
     if settings["SESSION_COOKIE_SECURE"] is None:
         settings["SESSION_COOKIE_SECURE"] = settings["DREAMWEB_ENV"] == "production"
 

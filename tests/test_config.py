@@ -29,6 +29,7 @@ def test_defaults_match_the_documented_table():
     assert settings["STORAGE_URL"] is None
     assert settings["LOG_FORMAT"] == "text"
     assert settings["SECRET_KEY"] == DEV_SECRET_KEY
+    assert load_settings({"SECRET_KEY": "s"})["LOG_FORMAT"] == "json", "production logs JSON"
 
 
 def test_lists_and_numbers_are_parsed():
@@ -61,6 +62,7 @@ def test_lists_and_numbers_are_parsed():
         ({"PROMPT_TEMPLATE": "no placeholder"}, "PROMPT_TEMPLATE"),
         ({"VIDEO_DELIVERY": "signed-url"}, "VIDEO_DELIVERY"),
         ({"RATELIMIT_CREATE": "lots"}, "RATELIMIT_CREATE"),
+        ({"RATELIMIT_READ": "5/fortnight"}, "RATELIMIT_READ"),
         ({"CORS_ORIGINS": "example.com"}, "CORS_ORIGINS"),
         ({"HISTORY_SIZE": "101"}, "HISTORY_SIZE"),
     ],
@@ -91,12 +93,12 @@ def test_error_message_never_contains_the_secret_value():
     assert "VERYSECRET" not in str(caught.value)
 
 
-def test_factory_stops_with_one_line(tmp_path):
+def test_factory_stops_with_one_line(capsys):
     with pytest.raises(SystemExit) as caught:
         create_app({**DEV, "VIDEO_SIZE": "wide"})
-    message = str(caught.value.code)
-    assert (
-        message == "dreamweb: configuration error: VIDEO_SIZE must be WIDTHxHEIGHT, like 1280x720"
+    assert caught.value.code == 4, "gunicorn's 'app failed to load' status"
+    assert capsys.readouterr().err == (
+        "dreamweb: configuration error: VIDEO_SIZE must be WIDTHxHEIGHT, like 1280x720\n"
     )
 
 
@@ -139,3 +141,20 @@ def test_bad_configuration_stops_the_process_with_one_line_and_no_traceback():
 def test_good_configuration_starts(tmp_path):
     result = _start({"SECRET_KEY": "x" * 32, "STORAGE_URL": tmp_path.as_uri()})
     assert result.returncode == 0, result.stderr
+
+
+def test_gunicorn_stops_instead_of_respawning_on_bad_configuration():
+    env = {k: v for k, v in os.environ.items() if k not in _KNOWN}
+    env.update({"DREAMWEB_ENV": "production"})  # no SECRET_KEY
+    gunicorn = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", "127.0.0.1:0", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert gunicorn.returncode != 0
+    assert gunicorn.stderr.count("dreamweb: configuration error: SECRET_KEY") <= 2
+    assert "dreamweb: configuration error: SECRET_KEY is required in production" in gunicorn.stderr
+    assert "Traceback" not in gunicorn.stderr
