@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from dreamweb.delivery import video_response, video_url
-from dreamweb.errors import NotFoundError, ObjectNotFoundError
+from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
 from dreamweb.extensions import create_limit
 from dreamweb.jobs import Job, iso
 from dreamweb.providers.base import COMPLETED, FAILED
@@ -33,24 +33,40 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @create_limit
 def create_video() -> tuple[Response, int, dict[str, str]]:
     """Validate a dream and start its generation: 202 with a ``Location`` to poll."""
-    body = request.get_json(force=True, silent=True)
     config = current_app.config
     wanted = parse_create_request(
-        body,
+        json_body(),
         allowed_seconds=config["VIDEO_ALLOWED_SECONDS"],
         allowed_sizes=config["VIDEO_ALLOWED_SIZES"],
         default_seconds=config["VIDEO_SECONDS"],
         default_size=config["VIDEO_SIZE"],
     )
-    idempotency_key = validate_idempotency_key(request.headers.get("Idempotency-Key"))
     job, replayed = services().jobs.create(
-        wanted.prompt, seconds=wanted.seconds, size=wanted.size, idempotency_key=idempotency_key
+        wanted.prompt,
+        seconds=wanted.seconds,
+        size=wanted.size,
+        idempotency_key=validate_idempotency_key(request.headers.get("Idempotency-Key")),
+        client=request.remote_addr or "",
     )
     headers = {"Location": url_for("api.video_status", job_id=job.id, _external=True)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    payload = {"jobId": job.id, "status": job.status, "createdAt": iso(job.created_at)}
+    payload = {"jobId": job.id, "status": job.created_status, "createdAt": iso(job.created_at)}
     return jsonify(payload), 202, headers
+
+
+def json_body() -> Any:
+    """The request's JSON document, or ``None`` when the body is not JSON at all.
+
+    Only ``application/json`` is read: a cross-site page cannot send that without a CORS
+    preflight, so it cannot spend a visitor's rate limit on paid generations.
+    """
+    if not request.is_json:
+        raise UnsupportedMediaTypeError()
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # absurdly nested arrays: a client mistake, not a server fault
+        return None
 
 
 @bp.get("/video-status/<path:job_id>")

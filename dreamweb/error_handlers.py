@@ -79,7 +79,7 @@ def init_app(app: Flask) -> None:
                 type(error).__name__,
                 extra={"error": error.public_message, "path": request.path},
             )
-        retry = error.retry_after if isinstance(error, RateLimitedError) else None
+        retry = getattr(error, "retry_after", None)
         if isinstance(error, RateLimitedError) and retry is None:
             retry = 30
         return error_response(error.public_message, error.status, retry_after=retry)

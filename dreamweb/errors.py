@@ -35,11 +35,34 @@ class ValidationError(DreamwebError):
     default_message = "Invalid request"
 
 
+class UnsupportedMediaTypeError(DreamwebError):
+    """The body is not ``application/json``."""
+
+    status = 415
+    default_message = "Invalid request: Content-Type must be application/json"
+
+
 class NotFoundError(DreamwebError):
     """The thing asked for does not exist (or is not the client's to see)."""
 
     status = 404
     default_message = "Not found"
+
+
+class ConflictError(DreamwebError):
+    """The same request is already being handled; try again shortly (409, ``Retry-After``)."""
+
+    status = 409
+    default_message = "A request with this Idempotency-Key is still in progress"
+    retry_after = 2
+
+
+class ReplayedError(DreamwebError):
+    """The first answer to an idempotent request was an error: answer it again, verbatim."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class NotConfiguredError(DreamwebError):

@@ -25,11 +25,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dreamweb.errors import (
+    AuthenticationError,
+    ConflictError,
+    DreamwebError,
+    InputRejectedError,
     NotConfiguredError,
     NotFoundError,
     PreconditionFailedError,
     ProviderError,
     ProviderNotFoundError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    ReplayedError,
+    UpstreamUnavailableError,
     ValidationError,
 )
 from dreamweb.prompts import enhance_prompt
@@ -52,6 +60,10 @@ ID_RANDOM_LENGTH = 24
 IDEMPOTENCY_TTL = 24 * 3600
 CAS_ATTEMPTS = 8
 SUBMIT_GRACE_SECONDS = 120
+# Copy-in retries back off 5 s, 10 s, ... 300 s; after 8 failures (~15 min) the job fails.
+INGEST_FIRST_BACKOFF, INGEST_MAX_BACKOFF, INGEST_MAX_FAILURES = 5.0, 300.0, 8
+# Errors that prove the provider started nothing: the create can be forgotten entirely.
+NOT_STARTED = (InputRejectedError, RateLimitedError, QuotaExhaustedError, AuthenticationError)
 STAGES = {PENDING: "queued", PROCESSING: "rendering"}
 STORING = "storing"
 
@@ -60,6 +72,11 @@ FAILURE_TEXT = {
     "expired": "Video generation failed: the finished video expired before it could be saved",
     "provider_lost": "Video generation failed: the provider no longer has this video",
     "submit_failed": "Video generation failed: the provider did not accept the request",
+    "submit_unconfirmed": (
+        "Video generation failed: the provider did not confirm the request"
+        " (it may still have started; retrying with the same Idempotency-Key is safe)"
+    ),
+    "store_failed": "Video generation failed: the finished video could not be saved",
 }
 
 
@@ -100,6 +117,7 @@ class Job:
     seconds: str
     size: str
     status: str = PENDING
+    created_status: str = PENDING  # what the create answered: replayed verbatim
     stage: str | None = "queued"
     progress: int = 0
     provider_job_id: str | None = None
@@ -113,6 +131,7 @@ class Job:
     video_bytes: int | None = None
     thumbnail: bool = False
     ingest_failures: int = 0
+    ingest_retry_at: float | None = None
 
     @property
     def is_final(self) -> bool:
@@ -176,6 +195,69 @@ class SweepReport:
     errors: int = 0
 
 
+class IdempotencyKeys:
+    """``Idempotency-Key`` bookkeeping for one client's key (records under ``idempotency/``).
+
+    A key is claimed create-only before the paid call (state ``in_flight``), then settled with
+    the outcome (``done`` with the job, or ``failed`` with the error the client was given), or
+    released when the provider surely started nothing. Keys are scoped per client, so one
+    client's key never answers with another client's job.
+    """
+
+    def __init__(self, jobs: JobService, client_key: str, client: str) -> None:
+        self.jobs = jobs
+        self.key = layout.idempotency_key(client_key, scope=client)
+
+    def claim(self, job: Job) -> tuple[Job | None, Record | None]:
+        """``(first_job, None)`` to replay, or ``(None, claim)`` when ``job`` may proceed.
+
+        Raises ``ReplayedError`` (the first answer was an error), ``ConflictError`` (the first
+        request is still in flight) or ``ValidationError`` (the key was used for another body).
+        """
+        store, now = self.jobs.store, self.jobs.clock()
+        body = {
+            "job_id": job.id,
+            "fingerprint": f"{job.prompt}\0{job.seconds}\0{job.size}",
+            "created_at": now,
+            "state": "in_flight",
+        }
+        try:
+            return None, store.put_record(self.key, body, generation=None)
+        except PreconditionFailedError:
+            existing = store.get_record(self.key)
+        if existing is None or self._reclaimable(existing.data, now):
+            generation = existing.generation if existing else None
+            return None, store.put_record(self.key, body, generation=generation)
+        if existing.data["fingerprint"] != body["fingerprint"]:
+            raise ValidationError("Idempotency-Key was already used with a different request")
+        return self._replay(existing.data), None
+
+    def _reclaimable(self, data: dict[str, Any], now: float) -> bool:
+        """Expired, abandoned by a creator that died, or pointing at a deleted job."""
+        age = now - data["created_at"]
+        if age > IDEMPOTENCY_TTL or (data["state"] == "in_flight" and age > SUBMIT_GRACE_SECONDS):
+            return True
+        return data["state"] == "done" and self.jobs._read(data["job_id"]) is None
+
+    def _replay(self, data: dict[str, Any]) -> Job:
+        if data["state"] == "failed":
+            raise ReplayedError(data["error"], data["status"])
+        if data["state"] == "in_flight":
+            raise ConflictError()
+        return self.jobs.get(data["job_id"])
+
+    def settle(self, claim: Record, *, error: DreamwebError | None = None) -> None:
+        """Record the outcome the client was given."""
+        data = dict(claim.data, state="done" if error is None else "failed")
+        if error is not None:
+            data.update(error=error.public_message, status=error.status)
+        self.jobs.store.put_record(self.key, data, generation=claim.generation)
+
+    def release(self, claim: Record) -> None:
+        """Free the key: nothing was started, so a retry may really try again."""
+        self.jobs.store.delete(self.key)
+
+
 class JobService:
     """Domain operations on jobs; knows nothing of Flask.
 
@@ -232,12 +314,19 @@ class JobService:
     # --- create -------------------------------------------------------------------------
 
     def create(
-        self, prompt: str, *, seconds: str, size: str, idempotency_key: str | None = None
+        self,
+        prompt: str,
+        *,
+        seconds: str,
+        size: str,
+        idempotency_key: str | None = None,
+        client: str = "",
     ) -> tuple[Job, bool]:
         """Start a generation; returns ``(job, replayed)``.
 
-        With an ``idempotency_key`` seen in the last 24 h for the same request, returns that
-        first job (``replayed=True``) instead of starting — and paying for — a second one.
+        With an ``idempotency_key`` this ``client`` used in the last 24 h for the same request,
+        answers as the first request was answered (its job, or its error) instead of starting —
+        and paying for — a second generation.
         """
         provider = self._require_provider()
         job = Job(
@@ -251,21 +340,34 @@ class JobService:
             created_at=self.clock(),
             updated_at=self.clock(),
         )
+        claim = None
         if idempotency_key is not None:
-            first = self._claim_idempotency_key(idempotency_key, job)
+            keys = IdempotencyKeys(self, idempotency_key, client)
+            first, claim = keys.claim(job)
             if first is not None:
                 return first, True
-        # The record exists before the paid call, so a crash right after it leaves a trace.
+        # Record and sweeper marker exist before the paid call: a crash leaves a trace.
         created = self._write(job, generation=None)
+        self.store.put_record(layout.active_key(job.id), {"id": job.id}, generation=None)
         try:
             upstream = provider.create(
                 job.enhanced_prompt, model=job.model, seconds=job.seconds, size=job.size
             )
-        except ProviderError:
-            self._forget(job.id, idempotency_key)
+        except NOT_STARTED:
+            self._forget(job.id)
+            if claim is not None:
+                keys.release(claim)
             raise
-        self.store.put_record(layout.active_key(job.id), {"id": job.id}, generation=None)
-        job = self._update(job.id, lambda j: _apply_upstream(j, upstream, self.clock()), created)
+        except ProviderError as error:
+            # The request may have reached the provider and started a job we cannot see: keep
+            # the record (failed, with the reason) and the key, so a retry cannot pay twice.
+            self._fail(job.id, "submit_unconfirmed")
+            if claim is not None:
+                keys.settle(claim, error=error)
+            raise
+        job = self._update(job.id, lambda j: _first_answer(j, upstream, self.clock()), created)
+        if claim is not None:
+            keys.settle(claim)
         logger.info("job created", extra={"job_id": job.id, "model": job.model})
         return job, False
 
@@ -276,40 +378,11 @@ class JobService:
             )
         return self.provider
 
-    def _claim_idempotency_key(self, client_key: str, job: Job) -> Job | None:
-        """Reserve ``client_key`` for ``job``; if it is already reserved, the first job."""
-        key = layout.idempotency_key(client_key)
-        fingerprint = f"{job.prompt}\0{job.seconds}\0{job.size}"
-        body = {"job_id": job.id, "fingerprint": fingerprint, "created_at": self.clock()}
-        try:
-            self.store.put_record(key, body, generation=None)
-            return None
-        except PreconditionFailedError:
-            existing = self.store.get_record(key)
-        if existing is None or self.clock() - existing.data["created_at"] > IDEMPOTENCY_TTL:
-            self.store.put_record(key, body, generation=existing and existing.generation)
-            return None
-        if existing.data["fingerprint"] != fingerprint:
-            raise ValidationError("Idempotency-Key was already used with a different request")
-        return self._wait_for_job(existing.data["job_id"])
-
-    def _wait_for_job(self, job_id: str, timeout: float = 10.0) -> Job:
-        """The first request may still be talking to the provider: wait briefly for it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            record = self._read(job_id)
-            if record is not None and record.data.get("provider_job_id"):
-                return Job.from_record(record.data)
-            if time.monotonic() >= deadline:
-                raise ValidationError("A request with this Idempotency-Key is still in progress")
-            time.sleep(0.1)
-
-    def _forget(self, job_id: str, idempotency_key: str | None) -> None:
+    def _forget(self, job_id: str) -> None:
         """Undo a create the provider refused: no job was started, nothing to keep."""
+        self.store.delete(layout.active_key(job_id))
         self.store.delete(layout.job_key(job_id))
         self.cache.forget(job_id)
-        if idempotency_key is not None:
-            self.store.delete(layout.idempotency_key(idempotency_key))
 
     # --- refresh ------------------------------------------------------------------------
 
@@ -327,6 +400,8 @@ class JobService:
         if job.is_final:
             return job  # store-first: a finished job never calls the provider again
         if job.stage == STORING:
+            if job.ingest_retry_at and self.clock() < job.ingest_retry_at:
+                return job  # the last copy-in failed: back off instead of retrying every poll
             return self._ingest_in_background(job_id)
         if job.provider_job_id is None:
             return self._abandon_if_stale(job)
@@ -344,6 +419,9 @@ class JobService:
             upstream = self._require_provider().retrieve(job.provider_job_id or "")
         except ProviderNotFoundError:
             return self._fail(job.id, "provider_lost")
+        except InputRejectedError as error:
+            # Our own request was refused: the client asking for the status did nothing wrong.
+            raise UpstreamUnavailableError(upstream_status=error.upstream_status) from error
         job = self._update(job.id, lambda j: _apply_upstream(j, upstream, self.clock()), record)
         if job.stage == STORING:
             return self._ingest_in_background(job_id)
@@ -388,14 +466,23 @@ class JobService:
             )
         except Exception as error:
             logger.warning("ingest failed", extra={"job_id": job_id, "error": type(error).__name__})
-            return self._update(job_id, _count_ingest_failure)
+            job = self._update(job_id, lambda j: _count_ingest_failure(j, self.clock()))
+            if job.ingest_failures >= INGEST_MAX_FAILURES:
+                return self._fail(job_id, "store_failed")
+            return job
         if result.outcome is IngestOutcome.EXPIRED:
             return self._fail(job_id, "expired")
         if result.outcome is IngestOutcome.IN_PROGRESS:
             return job
         stat = self.store.stat(layout.video_key(job_id))
         thumbnail = result.thumbnail or self.store.exists(layout.thumbnail_key(job_id))
-        return self._finish(job_id, stat.size, thumbnail)
+        try:
+            return self._finish(job_id, stat.size, thumbnail)
+        except NotFoundError:
+            # Deleted while we copied: do not leave its video behind.
+            self.store.delete(layout.video_key(job_id))
+            self.store.delete(layout.thumbnail_key(job_id))
+            raise
 
     def _finish(self, job_id: str, size: int, thumbnail: bool) -> Job:
         now = self.clock()
@@ -441,7 +528,12 @@ class JobService:
     def sweep(self) -> SweepReport:
         """Advance every unfinished job and copy in finished videos (inline, not spawned)."""
         examined = stored = failed = errors = 0
-        for job_id in list(self.active_job_ids()):
+        try:
+            active = list(self.active_job_ids())
+        except DreamwebError as error:
+            logger.warning("sweep could not list jobs", extra={"error": type(error).__name__})
+            return SweepReport(errors=1)
+        for job_id in active:
             examined += 1
             try:
                 job = self._sweep_one(job_id)
@@ -466,11 +558,8 @@ class JobService:
         if job.is_final:
             self.store.delete(layout.active_key(job_id))
             return job
-        self.refresh(job_id, force=True)
-        job = self.get(job_id)
-        if job.stage == STORING:
-            job = self.ingest(job_id)
-        return job
+        self.refresh(job_id, force=True)  # the sweeper's spawn ingests inline
+        return self.get(job_id)
 
     def _sweep_idempotency_keys(self) -> None:
         for key in list(self.store.list(layout.IDEMPOTENCY)):
@@ -557,5 +646,14 @@ def _apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
     return replace(job, **changes)
 
 
-def _count_ingest_failure(job: Job) -> Job:
-    return replace(job, ingest_failures=job.ingest_failures + 1)
+def _first_answer(job: Job, upstream: ProviderJob, now: float) -> Job:
+    """The job as the provider first accepted it; its status is what the create answered."""
+    job = _apply_upstream(job, upstream, now)
+    return replace(job, created_status=job.status)
+
+
+def _count_ingest_failure(job: Job, now: float) -> Job:
+    """One more failed copy-in; the next try waits 5 s, 10 s, 20 s ... at most 5 minutes."""
+    failures = job.ingest_failures + 1
+    delay = min(INGEST_MAX_BACKOFF, INGEST_FIRST_BACKOFF * 2 ** (failures - 1))
+    return replace(job, ingest_failures=failures, ingest_retry_at=now + delay)

@@ -406,6 +406,7 @@ def create_dream() -> Response:
             seconds=cleaned["seconds"],
             size=cleaned["size"],
             idempotency_key=idempotency_key(form, cleaned),
+            client=request.remote_addr or "",
         )
     except (ValidationError, InputRejectedError) as error:
         form.errors["prompt"] = error.public_message

@@ -90,7 +90,6 @@ def test_location_is_correct_behind_a_proxy(client):
 
 
 BAD_BODIES = [
-    ("not json", "text/plain", "Invalid request: body must be a JSON object"),
     ("{broken", "application/json", "Invalid request: body must be a JSON object"),
     ("[1, 2]", "application/json", "Invalid request: body must be a JSON object"),
     ("42", "application/json", "Invalid request: body must be a JSON object"),
@@ -151,6 +150,26 @@ def test_bad_create_bodies_get_400_and_no_upstream_call(
     assert response.status_code == 400
     assert response.get_json() == {"error": message}
     assert simulator.counters()["create"] == 0
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_bodies_that_are_not_json_get_415(client, simulator, content_type):
+    response = client.post(
+        "/api/create-video", data=json.dumps({"prompt": PROMPT}), content_type=content_type
+    )
+    assert response.status_code == 415
+    assert response.get_json() == {
+        "error": "Invalid request: Content-Type must be application/json"
+    }
+    assert simulator.counters()["create"] == 0
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(client, simulator):
+    response = client.post(
+        "/api/create-video", data="[" * 5000 + "]" * 5000, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "Invalid request: body must be a JSON object"}
 
 
 def test_huge_body_gets_413_json(client, simulator):
@@ -553,3 +572,95 @@ def test_read_endpoints_have_their_own_generous_limit(app_config):
     assert [r.status_code for r in videos] == [404, 404, 404, 429]
     assert int(videos[-1].headers["Retry-After"]) > 0
     assert create(client).status_code == 202, "creation is limited separately"
+
+
+# --- idempotency --------------------------------------------------------------------------
+
+
+def test_replay_answers_exactly_as_the_first_time_even_after_completion(client, simulator):
+    first = create(client, headers={"Idempotency-Key": "k-done"})
+    job_id = first.get_json()["jobId"]
+    assert wait_for(client, job_id)["status"] == "completed"
+    again = create(client, headers={"Idempotency-Key": "k-done"})
+    assert (again.status_code, again.get_json()) == (202, first.get_json())
+    assert again.headers["Location"] == first.headers["Location"]
+
+
+def test_keys_are_per_client(client, simulator):
+    mine = create(client, headers={"Idempotency-Key": "1"}).get_json()["jobId"]
+    theirs = create(
+        client, headers={"Idempotency-Key": "1", "X-Forwarded-For": "203.0.113.7"}
+    ).get_json()["jobId"]
+    assert mine != theirs
+    assert simulator.counters()["create"] == 2
+
+
+@pytest.mark.parametrize("fault", ["drop", "hang"])
+def test_a_create_the_provider_may_have_started_is_never_paid_twice(app_config, simulator, fault):
+    client = create_app({**app_config, "PROVIDER_READ_TIMEOUT": "0.5"}).test_client()
+    simulator.inject("create", fault, count=1, hang_seconds=2)
+    first = create(client, headers={"Idempotency-Key": "k-unsure"})
+    assert first.status_code == 502
+    again = create(client, headers={"Idempotency-Key": "k-unsure"})
+    assert (again.status_code, again.get_json()) == (502, first.get_json())
+    assert simulator.counters()["create"] == 1, "the retry started no second generation"
+
+
+def test_a_refused_create_frees_its_key(client, simulator):
+    simulator.inject("create", "429", count=2, retry_after=0.05)  # the attempt and its retry
+    assert create(client, headers={"Idempotency-Key": "k-busy"}).status_code == 503
+    retried = create(client, headers={"Idempotency-Key": "k-busy"})
+    assert retried.status_code == 202 and "Idempotent-Replayed" not in retried.headers
+
+
+def test_a_key_whose_job_was_deleted_starts_afresh(client, app, simulator):
+    first = create(client, headers={"Idempotency-Key": "k-gone"}).get_json()["jobId"]
+    with app.app_context():
+        from dreamweb.services import services
+
+        services().jobs.delete(first)
+    again = create(client, headers={"Idempotency-Key": "k-gone"})
+    assert again.status_code == 202 and again.get_json()["jobId"] != first
+
+
+# --- provider-side endings --------------------------------------------------------------
+
+
+def test_content_expired_before_storing_fails_with_a_reason(client, simulator):
+    simulator.configure(render_seconds=0)
+    job_id = create(client).get_json()["jobId"]
+    simulator.expire(provider_videos(simulator)[0]["id"])
+    assert wait_for(client, job_id) == {
+        "jobId": job_id,
+        "status": "failed",
+        "error": "Video generation failed: the finished video expired before it could be saved",
+    }
+
+
+def test_a_job_the_provider_lost_fails_with_a_reason(client, simulator):
+    job_id = create(client).get_json()["jobId"]
+    requests.delete(
+        f"{simulator.base_url}/videos/{provider_videos(simulator)[0]['id']}",
+        headers={"Authorization": "Bearer any"},
+        timeout=5,
+    )
+    time.sleep(0.25)
+    assert wait_for(client, job_id) == {
+        "jobId": job_id,
+        "status": "failed",
+        "error": "Video generation failed: the provider no longer has this video",
+    }
+
+
+def test_a_copy_in_that_keeps_failing_backs_off_then_fails(app_config, simulator):
+    client = create_app(app_config).test_client()
+    simulator.inject("content", "truncate", count=1000, after_bytes=10)
+    job_id = create(client).get_json()["jobId"]
+    payload = wait_for(client, job_id, statuses=("processing",))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # poll hard for a while
+        payload = client.get(f"/api/video-status/{job_id}").get_json()
+    downloads = simulator.counters()["content"]
+    assert payload["stage"] == "storing"
+    # Without backoff every poll would start a download (hundreds); with it a handful.
+    assert downloads <= 3 * 2, downloads  # INGEST_ATTEMPTS=3 per try, at most two tries in 5 s

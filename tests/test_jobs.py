@@ -7,7 +7,13 @@ import time
 import pytest
 
 from dreamweb.config import load_settings
-from dreamweb.errors import InputRejectedError, NotFoundError, RateLimitedError, ValidationError
+from dreamweb.errors import (
+    ConflictError,
+    InputRejectedError,
+    NotFoundError,
+    RateLimitedError,
+    ValidationError,
+)
 from dreamweb.jobs import FAILURE_TEXT, IDEMPOTENCY_TTL, Job, JobService, failure_text, new_job_id
 from dreamweb.providers.openai_videos import OpenAIVideosClient
 from dreamweb.storage import layout
@@ -184,13 +190,19 @@ def test_idempotency_key_replays_the_first_job(jobs, simulator, clock):
 
 def test_concurrent_creates_with_one_key_start_one_generation(jobs, simulator):
     ids: list[str] = []
+    conflicts: list[ConflictError] = []
 
     def post() -> None:
-        job, _ = jobs.create(PROMPT, seconds="4", size="1280x720", idempotency_key="same")
-        ids.append(job.id)
+        try:
+            job, _ = jobs.create(PROMPT, seconds="4", size="1280x720", idempotency_key="same")
+        except ConflictError as error:  # the first one is still talking to the provider
+            conflicts.append(error)
+        else:
+            ids.append(job.id)
 
     run_at_once(post, 5)
-    assert len(ids) == 5 and len(set(ids)) == 1
+    assert len(ids) + len(conflicts) == 5 and len(set(ids)) == 1
+    assert all(error.status == 409 and error.retry_after for error in conflicts)
     assert simulator.counters()["create"] == 1
 
 
@@ -253,20 +265,22 @@ def test_failure_text_for_unknown_codes_uses_the_provider_message():
 def test_a_stale_cached_record_never_overwrites_a_newer_one(store, config, clock, simulator):
     from dreamweb.jobs import RecordCache
 
+    simulator.configure(render_seconds=10)  # queued for the first second, then rendering
     provider = OpenAIVideosClient.from_config(config)
     process_a = JobService(store, provider, config, clock=clock, cache=RecordCache(max_age=100))
     process_b = JobService(store, provider, config, clock=clock)
     job = create(process_a)
-    assert process_a.get(job.id).status == "pending"  # now cached in A
-    simulator.complete(job.provider_job_id)
+    assert process_a.get(job.id).checked_at == clock.now  # cached in A as just checked
     clock.now += 10
-    process_b.refresh(job.id)  # B checks upstream and (inline) ingests
-    assert process_b.get(job.id).status == "completed"
-    calls = simulator.counters()
-    refreshed = process_a.refresh(job.id)  # A's copy is stale: its claim must lose, not win
-    assert refreshed.status == "completed"
-    assert simulator.counters() == calls, "the stale copy caused no upstream call"
-    assert Job.from_record(store.get_record(layout.job_key(job.id)).data).status == "completed"
+    time.sleep(1.2)
+    advanced = process_b.refresh(job.id)  # B checks upstream and writes a newer record
+    assert advanced.status == "processing" and advanced.checked_at == clock.now
+    calls = simulator.counters()["retrieve"]
+    seen_by_a = process_a.refresh(job.id)  # A's copy says "due": its claim must lose
+    assert simulator.counters()["retrieve"] == calls, "the stale copy caused no upstream call"
+    assert seen_by_a == advanced
+    stored = Job.from_record(store.get_record(layout.job_key(job.id)).data)
+    assert stored == advanced
 
 
 def test_cached_reads_skip_the_store(store, config, clock, simulator):
@@ -285,3 +299,24 @@ def test_cached_reads_skip_the_store(store, config, clock, simulator):
     clock.now += 1
     with pytest.raises(NotFoundError):
         service.get(job.id)
+
+
+def test_failing_copy_ins_back_off_and_finally_fail_the_job(jobs, simulator, clock):
+    from dreamweb.jobs import INGEST_MAX_FAILURES
+
+    job = create(jobs)
+    simulator.complete(job.provider_job_id)
+    simulator.inject("content", "truncate", count=10_000, after_bytes=10)
+    clock.now += 10
+    job = jobs.refresh(job.id)  # provider says completed -> inline copy-in fails
+    assert (job.stage, job.ingest_failures) == ("storing", 1)
+    downloads = simulator.counters()["content"]
+    for _ in range(5):
+        jobs.refresh(job.id)
+    assert simulator.counters()["content"] == downloads, "no new copy-in inside the backoff"
+    for _ in range(INGEST_MAX_FAILURES):
+        clock.now += 301
+        job = jobs.refresh(job.id)
+    assert job.status == "failed"
+    assert job.error == FAILURE_TEXT["store_failed"]
+    assert list(jobs.active_job_ids()) == []
