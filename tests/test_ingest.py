@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -146,3 +150,97 @@ def test_content_past_expiry_is_reported_expired(simulator, provider, store):
     simulator.expire(provider_job_id)
     assert ingest(store, provider, provider_job_id).outcome is IngestOutcome.EXPIRED
     assert not store.exists(video_key(JOB_ID))
+
+
+# --- the thumbnail's stored type ----------------------------------------------------------------
+
+
+class GatewayContent:
+    """A loopback stand-in for a Videos API gateway that answers only the content route, with
+    the thumbnail's ``Content-Type`` chosen by the test (the simulator always sends WebP)."""
+
+    VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(1000)
+    THUMBNAIL = b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"
+
+    def __init__(self) -> None:
+        self.thumbnail_type: str | None = "image/webp"
+        gateway = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                variant = parse_qs(url.query).get("variant", ["video"])[0]
+                if not url.path.endswith("/content") or variant not in {"video", "thumbnail"}:
+                    self.send_error(404)
+                    return
+                video = variant == "video"
+                body = gateway.VIDEO if video else gateway.THUMBNAIL
+                content_type = "video/mp4" if video else gateway.thumbnail_type
+                self.send_response(200)
+                if content_type is not None:
+                    self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,))
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving and join the server thread."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def gateway() -> Iterator[GatewayContent]:
+    """A fresh loopback gateway for one test."""
+    server = GatewayContent()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("text/html; charset=utf-8", "image/webp"),
+        ("image/svg+xml", "image/webp"),
+        ("application/xhtml+xml", "image/webp"),
+        ("application/octet-stream", "image/webp"),
+        ("text/plain", "image/webp"),
+        (None, "image/webp"),
+        ("image/png", "image/png"),
+        ("IMAGE/JPEG; foo=bar", "image/jpeg"),
+        ("image/webp", "image/webp"),
+    ],
+)
+def test_thumbnail_is_stored_only_as_a_raster_image_type(gateway, tmp_path, sent, stored):
+    """The thumbnail is served inline from our origin: a gateway's text/html or SVG must never
+    make it active content there."""
+    gateway.thumbnail_type = sent
+    provider = OpenAIVideosClient(
+        base_url=gateway.url,
+        api_key="gateway-key",
+        connect_timeout=1.0,
+        read_timeout=2.0,
+        max_retries=0,
+        retry_deadline=2.0,
+    )
+    store = LocalVideoStore(tmp_path / "store")
+    try:
+        result = ingest(store, provider, "video_gatewayJob1")
+    finally:
+        provider.close()
+    assert (result.outcome, result.thumbnail) == (IngestOutcome.STORED, True)
+    thumbnail = store.stat(thumbnail_key(JOB_ID))
+    assert thumbnail.content_type == stored
+    assert b"".join(store.open_range(thumbnail_key(JOB_ID))) == GatewayContent.THUMBNAIL

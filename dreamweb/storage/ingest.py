@@ -202,6 +202,20 @@ def _copy_video(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+# Thumbnail types stored as sent. The thumbnail is served inline from the app's own origin, so
+# anything else a gateway claims (text/html, image/svg+xml, ...) would be active content there:
+# it is stored as the API's documented image/webp instead (a browser then shows it or nothing).
+THUMBNAIL_TYPES = frozenset({"image/webp", "image/png", "image/jpeg"})
+THUMBNAIL_DEFAULT_TYPE = "image/webp"
+
+
+def _thumbnail_type(sent: str | None) -> str:
+    """The type to store a thumbnail as: ``sent`` (bare, lower-case) if a raster image type
+    we allow, else ``image/webp``."""
+    essence = (sent or "").split(";", 1)[0].strip().lower()
+    return essence if essence in THUMBNAIL_TYPES else THUMBNAIL_DEFAULT_TYPE
+
+
 def _copy_thumbnail(
     store: VideoStore, provider: VideoProvider, job_id: str, provider_job_id: str
 ) -> bool:
@@ -211,7 +225,7 @@ def _copy_thumbnail(
             store.put_stream(
                 thumbnail_key(job_id),
                 content,
-                content_type=content.content_type or "image/webp",
+                content_type=_thumbnail_type(content.content_type),
                 size=content.content_length,
                 if_absent=True,
             )
