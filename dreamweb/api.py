@@ -112,6 +112,15 @@ def openapi_document() -> dict[str, Any]:
     return json.loads(resources.files("dreamweb").joinpath("openapi.json").read_text())
 
 
+@bp.after_request
+def options_as_json(response: Response) -> Response:
+    """Flask answers OPTIONS itself with an empty HTML body; under /api everything is JSON."""
+    if request.method == "OPTIONS" and not response.get_data():
+        response.set_data("{}")
+        response.mimetype = "application/json"
+    return response
+
+
 @bp.get("/health")
 def health() -> Response:
     """Liveness probe for the platform's router (no upstream or storage call)."""

@@ -31,7 +31,10 @@ def init_app(app: Flask) -> None:
     """Bind proxy handling, rate limits, CSRF protection and CORS to ``app``."""
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        # Client address and scheme only: Heroku-style routers keep the Host header and do
+        # not strip a client's own X-Forwarded-Host, so trusting it would let anyone choose
+        # the host our absolute URLs (Location, videoUrl) point at.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead of a clock
     limiter.init_app(app)
     csrf.init_app(app)

@@ -84,9 +84,14 @@ def test_provider_id_is_never_exposed(client, simulator):
 def test_location_is_correct_behind_a_proxy(client):
     response = create(
         client,
-        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "dreams.example.com"},
+        headers={"Host": "dreams.example.com", "X-Forwarded-Proto": "https"},
     )
     assert response.headers["Location"].startswith("https://dreams.example.com/api/video-status/")
+
+
+def test_a_client_cannot_choose_the_host_of_our_urls(client):
+    response = create(client, headers={"X-Forwarded-Host": "evil.example"})
+    assert response.headers["Location"].startswith("http://localhost/api/video-status/")
 
 
 BAD_BODIES = [
@@ -390,6 +395,9 @@ def test_get_video_headers_range_and_conditionals(client, simulator):
 
 def test_every_api_error_is_json(client):
     assert client.get("/api/nowhere").get_json() == {"error": "Not found"}
+    options = client.options("/api/create-video")
+    assert options.status_code == 200 and options.get_json() == {}
+    assert "POST" in options.headers["Allow"]
     response = client.delete("/api/create-video")
     assert response.status_code == 405 and response.get_json() == {
         "error": "Method DELETE not allowed"
