@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from dreamweb.validators import sanitize_prompt
 from tests.fixtures.browser import DESKTOP, PHONE, serve_app
 
 pytestmark = pytest.mark.browser
@@ -266,3 +267,30 @@ def test_signed_url_video_plays_from_the_storage_origin(
         wait_until(page, "() => document.querySelector('video').currentTime > 0")
         assert media and all(h.get("range", "").startswith("bytes=") for h in media), media
         assert problems == [], problems  # the CSP let the storage origin's media through
+
+
+def test_counter_counts_what_the_server_counts_and_nothing_is_cut_off(chromium, live_server):
+    """Emoji are one character each, invisible ones none, and no valid prompt is truncated."""
+    cases = [
+        # Emoji (two UTF-16 units each), zero-width and other format characters, a ZWJ
+        # sequence, a combining accent that NFC folds, whitespace runs and a separator control.
+        "A dream 🌊🐋 of whales\u200b sing\u00ading\u2060  under\ufeff the 🌙 moon,"
+        " an 👩\u200d🚀 at a cafe\u0301\t\n\x1c ok  ",
+        # Valid for the server (324 characters) though 624 UTF-16 units long.
+        "🌊" * 300 + " a long dream of the sea",
+        # Exactly the maximum, then one over.
+        "🌙" * 250 + " " + "a" * 249,
+        "🌙" * 250 + " " + "a" * 250,
+    ]
+    with open_page(chromium) as (page, problems):
+        page.goto(live_server.url + "/")
+        field = page.get_by_label("Your dream", exact=True)
+        counter = page.locator("#prompt-count")
+        for typed in cases:
+            field.fill(typed)
+            assert field.input_value() == typed, "the textarea kept every character"
+            expected = len(sanitize_prompt(typed))
+            assert counter.text_content() == f"{expected} / 500 characters", typed[:40]
+            flagged = "out-of-range" in (counter.get_attribute("class") or "")
+            assert flagged == (not 10 <= expected <= 500), (expected, typed[:40])
+        assert problems == [], problems

@@ -3,9 +3,25 @@
 (function () {
   "use strict";
 
-  // Count what the server will count: whitespace runs collapse to one space, ends are trimmed.
+  // What Python's str.isspace() calls whitespace (not JS's \s, which adds U+FEFF and lacks
+  // U+001C-U+001F and U+0085): the server turns these into spaces before anything else.
+  var SPACES = /[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/g;
+  // What the server drops: other controls, invisible format characters (zero-width, bidi,
+  // BOM), lone surrogates, private-use and unassigned code points.
+  var DROPPED = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/gu;
+
+  // Count what dreamweb.validators.sanitize_prompt leaves: NFC, whitespace to spaces, invisible
+  // characters dropped, runs collapsed, ends trimmed, then code points (not UTF-16 units, so
+  // an emoji is one character). The browser's Unicode version may differ from the server's
+  // at the margins (newly assigned characters); the server's answer is the one that counts.
   function cleanedLength(text) {
-    return text.replace(/\s+/g, " ").trim().length;
+    var cleaned = text
+      .normalize("NFC")
+      .replace(SPACES, " ")
+      .replace(DROPPED, "")
+      .replace(/ {2,}/g, " ")
+      .replace(/^ | $/g, "");
+    return Array.from(cleaned).length;
   }
 
   function update(textarea) {
