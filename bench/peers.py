@@ -18,6 +18,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_SETTINGS = [
+    "--preload",
     "--worker-class",
     "gthread",
     "--workers",

@@ -73,6 +73,7 @@ def main() -> None:
             "-m",
             "gunicorn",
             "wsgi:app",
+            "--preload",
             "--bind",
             f"127.0.0.1:{args.port}",
             "--worker-class",

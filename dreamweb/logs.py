@@ -6,12 +6,13 @@ Secrets never reach a log line: nothing here logs headers or configuration value
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
+import os
 import queue
 import random
 import sys
+import threading
 import time
 from logging.handlers import QueueHandler, QueueListener
 from typing import Any
@@ -21,7 +22,6 @@ from flask import Flask, Response, g, request
 logger = logging.getLogger("dreamweb")
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
-_listener: QueueListener | None = None
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -56,34 +56,57 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(log_format: str, level: str) -> None:
-    """Point the ``dreamweb`` logger at stderr in the chosen format (idempotent).
+class BackgroundHandler(QueueHandler):
+    """Hands records to a writer thread of this process, so request threads never wait on I/O.
 
-    Request threads only put records on a queue; one listener thread formats and writes them.
     Under load, eight threads per worker each writing its request line to stderr under the
-    handler's lock spent more time waiting for that lock than serving the request.
+    handler's lock spent more time waiting for that lock than serving the request. The writer
+    thread starts on first use in each process: gunicorn forks workers after ``--preload``
+    built the app in the master, and a thread does not survive a fork.
     """
-    global _listener
-    if _listener is not None:
-        _listener.stop()  # flushes what the previous configuration still held
+
+    def __init__(self, output: logging.Handler) -> None:
+        super().__init__(queue.SimpleQueue())
+        self.output = output
+        self._listener: QueueListener | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue ``record`` for this process's writer thread (started on first use)."""
+        if self._pid != os.getpid():
+            self._start_writer()
+        super().emit(record)
+
+    def _start_writer(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self.queue = queue.SimpleQueue()  # the parent's queue belongs to the parent
+            self._listener = QueueListener(self.queue, self.output)
+            self._listener.start()
+            self._pid = os.getpid()
+
+    def close(self) -> None:
+        """Write out what is queued and stop the writer thread."""
+        if self._listener is not None and self._pid == os.getpid():
+            self._listener.stop()
+            self._pid = 0
+        super().close()
+
+
+def configure_logging(log_format: str, level: str) -> None:
+    """Point the ``dreamweb`` logger at stderr in the chosen format (idempotent)."""
     output = logging.StreamHandler(sys.stderr)
     output.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    _listener = QueueListener(records, output)
-    _listener.start()
-    handler = QueueHandler(records)
+    handler = BackgroundHandler(output)
     for old in [h for h in logger.handlers if getattr(h, "_dreamweb", False)]:
         logger.removeHandler(old)
+        old.close()  # flushes what the previous configuration still held
     handler._dreamweb = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
-
-
-@atexit.register
-def _flush_logs() -> None:
-    if _listener is not None:
-        _listener.stop()
 
 
 def _request_id() -> str:
