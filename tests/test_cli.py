@@ -103,17 +103,10 @@ def assert_one_line_failure(result: subprocess.CompletedProcess[str], *reason: s
     assert "storage reachable" not in result.stdout
 
 
-def test_check_passes_on_the_local_store_and_cleans_up(app):
-    result = app.test_cli_runner().invoke(args=["check"])
-    assert result.exit_code == 0, result.output
-    assert "storage reachable" in result.output
-    with app.app_context():
-        assert list(services().store.list("checks/")) == [], "the write probe is removed"
-
-
-@pytest.mark.emulator
-def test_check_passes_on_the_emulator_bucket(app_config, gcs_config):
-    app = create_app({**app_config, **gcs_config})
+@pytest.mark.parametrize("storage", ["local", "gcs"])
+def test_check_passes_and_cleans_up(request, app_config, storage):
+    extra = request.getfixturevalue("gcs_config") if storage == "gcs" else {}
+    app = create_app({**app_config, **extra})
     result = app.test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 0, result.output
     assert "storage reachable" in result.output
