@@ -24,17 +24,22 @@ def _signed_url_mode() -> bool:
 
 
 def video_url(job_id: str, *, inline: bool) -> str:
-    """The video's URL: a signed GCS URL in signed-url mode, else our own route (the player's
-    inline route, or the API's attachment download as an absolute URL)."""
+    """The video's URL.
+
+    The player (``inline``) always gets our own route: in signed-url mode that route
+    redirects each request to a freshly signed URL, so a page left open longer than a
+    signature lives can still seek and replay. API clients get the signed URL itself in
+    signed-url mode, else the absolute attachment download.
+    """
+    if inline:
+        return url_for("web.dream_video", job_id=job_id)
     if _signed_url_mode():
         return services().store.signed_url(
             video_key(job_id),
             seconds=current_app.config["SIGNED_URL_SECONDS"],
             download_name=video_download_name(job_id),
-            inline=inline,
+            inline=False,
         )
-    if inline:
-        return url_for("web.dream_video", job_id=job_id)
     return url_for("api.get_video", job_id=job_id, _external=True)
 
 
