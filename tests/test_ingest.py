@@ -133,6 +133,17 @@ def test_expired_lease_of_a_dead_process_is_taken_over(simulator, provider, stor
     assert store.exists(video_key(JOB_ID))
 
 
+def test_a_late_release_never_drops_the_lease_of_whoever_took_over(store):
+    now = time.time()
+    stale = acquire_lease(store, JOB_ID, seconds=1, clock=lambda: now - 10)
+    successor = acquire_lease(store, JOB_ID, seconds=60)
+    assert stale is not None and successor is not None
+    stale.release()  # the slow first owner finally gives up
+    assert store.get_record(lease_key(JOB_ID)).data["owner"] == successor.owner
+    successor.release()
+    assert not store.exists(lease_key(JOB_ID))
+
+
 def test_only_one_of_several_concurrent_takeovers_wins(store):
     now = time.time()
     assert acquire_lease(store, JOB_ID, seconds=1, clock=lambda: now - 10) is not None

@@ -318,6 +318,17 @@ def test_a_deleted_and_recreated_record_refuses_the_old_token(store: VideoStore)
         store.put_record(RECORD, {"v": 3}, generation=old.generation)
 
 
+def test_conditional_delete_removes_only_the_version_it_names(store: VideoStore) -> None:
+    first = store.put_record(RECORD, {"owner": "a"}, generation=None)
+    second = store.put_record(RECORD, {"owner": "b"}, generation=first.generation)
+    assert store.delete(RECORD, generation=first.generation) is False
+    assert store.delete(RECORD, generation="not-a-generation") is False
+    assert store.get_record(RECORD) == second, "another writer's version survives"
+    assert store.delete(RECORD, generation=second.generation) is True
+    assert store.get_record(RECORD) is None
+    assert store.delete(RECORD, generation=second.generation) is False
+
+
 def increment(store: VideoStore, key: str, times: int) -> int:
     """Add ``times`` to a counter record with read-modify-CAS, retrying on conflicts."""
     conflicts = 0

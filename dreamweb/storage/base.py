@@ -83,8 +83,12 @@ class VideoStore(ABC):
         """Whether an object is stored under ``key``."""
 
     @abstractmethod
-    def delete(self, key: str) -> bool:
-        """Remove ``key``; ``False`` when it was not there."""
+    def delete(self, key: str, *, generation: str | None = None) -> bool:
+        """Remove ``key``; ``False`` when it was not there.
+
+        With ``generation``, only that version is removed: ``False`` when the key now holds
+        another one (someone replaced it since we read it).
+        """
 
     @abstractmethod
     def list(self, prefix: str) -> Iterator[str]:

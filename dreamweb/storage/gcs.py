@@ -389,18 +389,34 @@ class GCSVideoStore(VideoStore):
             )
         return Record(data=json.loads(payload), generation=str(blob.generation))
 
-    def delete(self, key: str) -> bool:
-        """Remove ``key``; ``False`` when it was not there.
+    def delete(self, key: str, *, generation: str | None = None) -> bool:
+        """Remove ``key``; ``False`` when it was not there (or, with ``generation``, when it
+        now holds another version: ``if_generation_match``).
 
         Retried like a read: deleting twice is harmless, though a retry after a lost response
         reports ``False`` for a delete that happened.
         """
+        if generation is not None and not generation.isdigit():
+            return False  # no stored object can have this generation
+        match = int(generation) if generation is not None else None
+        # Compare first as well: GCS enforces the precondition atomically, but fake-gcs-server
+        # 1.54 ignores it on DELETE, and the read makes the common (sequential) case right there.
+        if match is not None and self._generation_of(key) != generation:
+            return False
         try:
             with _translated(self):
-                self._blob(key).delete(timeout=self.timeout, retry=self.retry)
-        except ObjectNotFoundError:
+                self._blob(key).delete(
+                    if_generation_match=match, timeout=self.timeout, retry=self.retry
+                )
+        except (ObjectNotFoundError, PreconditionFailedError):
             return False
         return True
+
+    def _generation_of(self, key: str) -> str | None:
+        try:
+            return self.stat(key).generation
+        except ObjectNotFoundError:
+            return None
 
     # --- signed URLs --------------------------------------------------------------------------
 

@@ -79,10 +79,8 @@ class Lease:
         self.generation = record.generation
 
     def release(self) -> None:
-        """Drop the lease if it is still ours."""
-        current = self.store.get_record(self.key)
-        if current is not None and current.data.get("owner") == self.owner:
-            self.store.delete(self.key)
+        """Drop the lease if it is still ours: only the version we wrote, never a takeover's."""
+        self.store.delete(self.key, generation=self.generation)
 
     def _body(self) -> dict:
         return {"owner": self.owner, "expires_at": self.clock() + self.seconds}

@@ -249,14 +249,20 @@ class LocalVideoStore(VideoStore):
                 meta = self._commit(base, temp, RECORD_TYPE, md5, written, generation is None)
         return Record(data=json.loads(payload), generation=str(meta["generation"]))
 
-    def delete(self, key: str) -> bool:
-        """Unpublish ``key`` (pointer first, so readers stop finding it), then drop its data."""
+    def delete(self, key: str, *, generation: str | None = None) -> bool:
+        """Unpublish ``key`` (pointer first, so readers stop finding it), then drop its data.
+
+        With ``generation``, only if that is still the published version (checked under the
+        key's lock, like a record compare-and-set).
+        """
         base = self._path(key)
         if not base.parent.is_dir():
             return False
         with _os_errors(), self._locked(base):
             meta = self._read_meta_at(base)
             if meta is None:
+                return False
+            if generation is not None and str(meta["generation"]) != generation:
                 return False
             self._sibling(base, META).unlink()
             _fsync_dir(base.parent)
