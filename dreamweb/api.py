@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
@@ -63,6 +64,11 @@ def json_body() -> Any:
     """
     if not request.is_json:
         raise UnsupportedMediaTypeError()
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(request.get_data(cache=True)) >= limit:
+        # A chunked body has no length to refuse up front, and werkzeug cuts it at the limit
+        # instead: a body that fills the limit was longer than allowed.
+        raise RequestEntityTooLarge()
     try:
         return request.get_json(silent=True)
     except RecursionError:  # absurdly nested arrays: a client mistake, not a server fault
