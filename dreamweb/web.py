@@ -92,6 +92,13 @@ FAILURE_EXPLANATIONS = {
         "The dream machine did not accept the request in time. It may be busy: "
         "please try again in a moment."
     ),
+    "submit_unconfirmed": (
+        "The dream machine did not confirm that it started this dream. "
+        "Please try again in a moment."
+    ),
+    "store_failed": (
+        "Your video was made, but we could not save it. Please try again in a moment."
+    ),
 }
 TROUBLE_NOTICE = "We're having trouble reaching the dream machine right now; still trying…"
 RETRY_ANOTHER_TIME = "Please wait a moment and try again."

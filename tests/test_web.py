@@ -631,3 +631,9 @@ def test_session_cookie_is_httponly_lax_and_secure_in_production(client, app_con
     ).test_client()
     secure = production.get("/", base_url="https://dreamweb.example").headers["Set-Cookie"]
     assert "; Secure" in secure and "; HttpOnly" in secure and "; SameSite=Lax" in secure
+
+
+def test_every_failure_code_has_a_human_explanation():
+    from dreamweb.jobs import FAILURE_TEXT
+
+    assert set(FAILURE_TEXT) <= set(web.FAILURE_EXPLANATIONS)
