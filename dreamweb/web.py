@@ -46,6 +46,7 @@ from werkzeug.exceptions import TooManyRequests
 from dreamweb.delivery import video_response, video_url
 from dreamweb.error_handlers import FRIENDLY_TITLES, error_response
 from dreamweb.errors import (
+    ConflictError,
     DreamwebError,
     InputRejectedError,
     NotFoundError,
@@ -100,6 +101,9 @@ FAILURE_EXPLANATIONS = {
         "Your video was made, but we could not save it. Please try again in a moment."
     ),
 }
+ALREADY_STARTING = (
+    "This dream is already being started: it will appear under Your dreams in a moment."
+)
 TROUBLE_NOTICE = "We're having trouble reaching the dream machine right now; still trying…"
 RETRY_ANOTHER_TIME = "Please wait a moment and try again."
 
@@ -418,6 +422,9 @@ def create_dream() -> Response:
     except (ValidationError, InputRejectedError) as error:
         form.errors["prompt"] = error.public_message
         return render_form(form, 422 if isinstance(error, ValidationError) else error.status)
+    except ConflictError as error:
+        # A double submit racing the first: that one goes on and lands in the history.
+        return submission_failed(ALREADY_STARTING, error.status, retry_after=error.retry_after)
     except DreamwebError as error:
         retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
         return submission_failed(error.public_message, error.status, retry_after=retry_after)
@@ -456,8 +463,8 @@ def dream_status(job_id: str) -> Response:
 def dream_video(job_id: str) -> Response:
     """The stored video for the ``<video>`` element: inline and range-served.
 
-    In signed-url mode the page already points the element at a signed URL; this route then
-    only redirects there (old links, bookmarks).
+    In signed-url mode it redirects each request to a freshly signed URL, so a page left open
+    longer than a signature lives can still seek and replay.
     """
     job_id = checked_job_id(job_id)
     try:

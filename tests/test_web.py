@@ -10,6 +10,7 @@ import hashlib
 import html
 import json
 import re
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -292,7 +293,7 @@ def test_invalid_prompt_with_htmx_returns_the_form_fragment(client):
     assert ">tiny</textarea>" in fragment and "at least 10 characters" in fragment
     # htmx 2 swaps this 422 only because base.html's htmx-config says so.
     page = client.get("/").get_data(as_text=True)
-    assert '"code":"^(400|422|429|502|503)$","swap":true' in page
+    assert '"code":"^(400|409|422|429|502|503)$","swap":true' in page
 
 
 def test_unknown_choices_are_rejected_inline(client, simulator):
@@ -637,3 +638,18 @@ def test_every_failure_code_has_a_human_explanation():
     from dreamweb.jobs import FAILURE_TEXT
 
     assert set(FAILURE_TEXT) <= set(web.FAILURE_EXPLANATIONS)
+
+
+def test_a_double_submit_racing_the_first_says_it_is_on_its_way(client, simulator):
+    fields = form_fields(client)
+    simulator.inject("create", "hang", count=1, hang_seconds=1.5)
+    first: list = []
+    racer = threading.Thread(target=lambda: first.append(post_dream(client, fields=fields)))
+    racer.start()
+    time.sleep(0.5)  # the first submit is now waiting on the provider
+    second = post_dream(client, fields=fields, headers=HTMX)
+    racer.join(timeout=30)
+    assert second.status_code == 409 and int(second.headers["Retry-After"]) >= 1
+    assert "already being started" in second.get_data(as_text=True)
+    assert first[0].status_code == 303
+    assert simulator.counters()["create"] == 1
