@@ -52,11 +52,6 @@ class BackgroundTasks:
             with self._lock:
                 self._running.discard(key)
 
-    def idle(self) -> bool:
-        """Whether no task is running (tests and shutdown use it)."""
-        with self._lock:
-            return not self._running
-
 
 class Services:
     """Lazily built store, provider, background pool and job service for one app."""
