@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import click
@@ -10,6 +11,8 @@ from flask.cli import with_appcontext
 
 from dreamweb.errors import ConfigError, DreamwebError, StorageError
 from dreamweb.services import services
+
+logger = logging.getLogger("dreamweb.sweep")
 
 
 @click.command("sweep")
@@ -23,11 +26,23 @@ def sweep_command(loop: bool, interval: float) -> None:
     scheduler, at least every few minutes, well inside the provider's one-hour download window.
     """
     while True:
-        report = services().inline_jobs().sweep()
-        click.echo(
-            f"swept {report.examined} unfinished job(s): {report.stored} stored, "
-            f"{report.failed} failed, {report.errors} error(s)"
-        )
+        try:
+            report = services().inline_jobs().sweep()
+        except Exception as error:
+            # A worker loop must outlive a bad sweep (storage hiccup, store not there yet):
+            # the Procfile's worker would otherwise end with it. Only a bug earns a traceback.
+            if isinstance(error, (DreamwebError, ConfigError, OSError)):
+                logger.warning("sweep failed", extra={"error": type(error).__name__})
+            else:
+                logger.exception("sweep failed")
+            click.echo(f"sweep failed: {_check_failure(error)}", err=True)
+            if not loop:
+                raise click.exceptions.Exit(1) from None
+        else:
+            click.echo(
+                f"swept {report.examined} unfinished job(s): {report.stored} stored, "
+                f"{report.failed} failed, {report.errors} error(s)"
+            )
         if not loop:
             return
         time.sleep(interval)

@@ -206,7 +206,7 @@ class IdempotencyKeys:
 
     def __init__(self, jobs: JobService, client_key: str, client: str) -> None:
         self.jobs = jobs
-        self.key = layout.idempotency_key(client_key, scope=client)
+        self.key = layout.idempotency_record_key(client_key, scope=client)
 
     def claim(self, job: Job) -> tuple[Job | None, Record | None]:
         """``(first_job, None)`` to replay, or ``(None, claim)`` when ``job`` may proceed.
@@ -251,11 +251,19 @@ class IdempotencyKeys:
         data = dict(claim.data, state="done" if error is None else "failed")
         if error is not None:
             data.update(error=error.public_message, status=error.status)
-        self.jobs.store.put_record(self.key, data, generation=claim.generation)
+        try:
+            self.jobs.store.put_record(self.key, data, generation=claim.generation)
+        except PreconditionFailedError:
+            # Taken over after our claim looked abandoned: the new owner's record stays.
+            logger.warning("idempotency key taken over before settling", extra={"key": self.key})
 
     def release(self, claim: Record) -> None:
-        """Free the key: nothing was started, so a retry may really try again."""
-        self.jobs.store.delete(self.key)
+        """Free the key: nothing was started, so a retry may really try again.
+
+        Only the version this request wrote: a key another request has taken over since is
+        theirs, and deleting it would let a third request start a second paid generation.
+        """
+        self.jobs.store.delete(self.key, generation=claim.generation)
 
 
 class JobService:
@@ -546,7 +554,7 @@ class JobService:
                 continue
             stored += job.status == COMPLETED
             failed += job.status == FAILED
-        self._sweep_idempotency_keys()
+        errors += self._sweep_idempotency_keys()
         return SweepReport(examined, stored, failed, errors)
 
     def _sweep_one(self, job_id: str) -> Job:
@@ -561,11 +569,24 @@ class JobService:
         self.refresh(job_id, force=True)  # the sweeper's spawn ingests inline
         return self.get(job_id)
 
-    def _sweep_idempotency_keys(self) -> None:
-        for key in list(self.store.list(layout.IDEMPOTENCY)):
-            record = self.store.get_record(key)
-            if record and self.clock() - record.data.get("created_at", 0) > IDEMPOTENCY_TTL:
-                self.store.delete(key)
+    def _sweep_idempotency_keys(self) -> int:
+        """Delete keys past their 24 h; the number of errors met (each logged, none raised)."""
+        try:
+            keys = list(self.store.list(layout.IDEMPOTENCY))
+        except DreamwebError as error:
+            logger.warning("sweep could not list keys", extra={"error": type(error).__name__})
+            return 1
+        errors = 0
+        for key in keys:
+            try:
+                record = self.store.get_record(key)
+                if record and self.clock() - record.data.get("created_at", 0) > IDEMPOTENCY_TTL:
+                    # Only the version read: a key taken over since belongs to a live request.
+                    self.store.delete(key, generation=record.generation)
+            except DreamwebError as error:
+                errors += 1
+                logger.warning("sweep could not expire key", extra={"error": type(error).__name__})
+        return errors
 
     def delete(self, job_id: str) -> None:
         """Remove the stored video, thumbnail and record; best effort upstream too."""

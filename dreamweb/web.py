@@ -193,19 +193,36 @@ def owns(job_id: str) -> bool:
     return job_id in history_ids()
 
 
-def history_jobs() -> list[Job]:
-    """This browser's dreams as stored (no provider calls), dropping ones that are gone."""
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One of this browser's dreams; ``job`` is ``None`` when its record cannot be read now."""
+
+    id: str
+    job: Job | None
+
+
+def history_entries() -> list[HistoryEntry]:
+    """This browser's dreams as stored (no provider calls), dropping ones that are gone.
+
+    A storage error on one record must not cost the whole form page: that entry is shown as
+    unavailable and stays in the history, to be read again next time.
+    """
     jobs = services().jobs
-    found: list[Job] = []
+    entries: list[HistoryEntry] = []
     missing: list[str] = []
     for job_id in history_ids():
         try:
-            found.append(jobs.get(job_id))
+            entries.append(HistoryEntry(job_id, jobs.get(job_id)))
         except NotFoundError:
             missing.append(job_id)  # deleted elsewhere or swept: nothing left to show
+        except StorageError as error:
+            logger.warning(
+                "history entry unreadable", extra={"job_id": job_id, "error": type(error).__name__}
+            )
+            entries.append(HistoryEntry(job_id, None))
     for job_id in missing:
         forget(job_id)
-    return found
+    return entries
 
 
 def form_from_query() -> DreamForm:
@@ -225,7 +242,7 @@ def form_from_post() -> DreamForm:
     config = current_app.config
     nonce = request.form.get("nonce", "")
     form = DreamForm(
-        prompt=request.form.get("prompt", "")[: PROMPT_MAX * 4],
+        prompt=request.form.get("prompt", ""),  # bounded by MAX_CONTENT_LENGTH
         seconds=request.form.get("seconds", config["VIDEO_SECONDS"]),
         size=request.form.get("size", config["VIDEO_SIZE"]),
     )
@@ -269,7 +286,7 @@ def validate_form(form: DreamForm) -> dict[str, str] | None:
     return None if form.errors else cleaned
 
 
-def idempotency_key(form: DreamForm, cleaned: dict[str, str]) -> str:
+def form_idempotency_key(form: DreamForm, cleaned: dict[str, str]) -> str:
     """The create's Idempotency-Key: the form's nonce plus a digest of what it asks for.
 
     The digest makes an edited resubmission of the same form page (back button, change the
@@ -298,7 +315,7 @@ def render_form(form: DreamForm, status: int, *, retry_after: float | None = Non
     if is_htmx_request():
         body = render_template("_form.html", **context)
     else:
-        body = render_template("index.html", history=history_jobs(), **context)
+        body = render_template("index.html", history=history_entries(), **context)
     response = make_response(body, status)
     if retry_after is not None:
         response.headers["Retry-After"] = str(max(1, round(retry_after)))
@@ -399,7 +416,7 @@ def no_store(response: Response) -> Response:
 def index() -> str:
     """The dream form and this browser's dreams."""
     return render_template(
-        "index.html", history=history_jobs(), **form_page_context(form_from_query())
+        "index.html", history=history_entries(), **form_page_context(form_from_query())
     )
 
 
@@ -416,7 +433,7 @@ def create_dream() -> Response:
             cleaned["prompt"],
             seconds=cleaned["seconds"],
             size=cleaned["size"],
-            idempotency_key=idempotency_key(form, cleaned),
+            idempotency_key=form_idempotency_key(form, cleaned),
             client=request.remote_addr or "",
         )
     except (ValidationError, InputRejectedError) as error:

@@ -63,8 +63,9 @@ def active_key(job_id: str) -> str:
     return f"{ACTIVE}{_checked(job_id)}"
 
 
-def idempotency_key(client_key: str, scope: str = "") -> str:
-    """Key for an ``Idempotency-Key`` header value (hashed: the header is client text)."""
+def idempotency_record_key(client_key: str, scope: str = "") -> str:
+    """Store key of the record for one client's ``Idempotency-Key`` (hashed: the header is
+    client text)."""
     digest = hashlib.sha256(f"{scope}\0{client_key}".encode()).hexdigest()
     return f"{IDEMPOTENCY}{digest[:48]}.json"
 
