@@ -18,8 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
 from dreamweb.extensions import create_limit
-from dreamweb.jobs import Job, iso
-from dreamweb.providers.base import COMPLETED, FAILED
+from dreamweb.jobs import COMPLETED, FAILED, Job, iso
 from dreamweb.services import services
 from dreamweb.validators import (
     parse_create_request,

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from dreamweb.errors import ConfigError, DreamwebError, StorageError
+from dreamweb.jobs import Sweeper
 from dreamweb.services import services
 
 logger = logging.getLogger("dreamweb.sweep")
@@ -27,7 +28,7 @@ def sweep_command(loop: bool, interval: float) -> None:
     """
     while True:
         try:
-            report = services().inline_jobs().sweep()
+            report = Sweeper(services().inline_jobs()).sweep()
         except Exception as error:
             # A worker loop must outlive a bad sweep (storage hiccup, store not there yet):
             # the Procfile's worker would otherwise end with it. Only a bug earns a traceback.

@@ -529,12 +529,13 @@ def test_faults_end_every_job_completed_or_failed_never_stuck_or_duplicated(app,
     prompts = [f"a dream number {n} of rivers made of light" for n in range(5)]
     prompts.append("a nightmare number 6 of a house with no doors")
     job_ids = [create(client, {"prompt": p}).get_json()["jobId"] for p in prompts]
+    from dreamweb.jobs import Sweeper
     from dreamweb.services import services
 
     with app.app_context():
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            services().inline_jobs().sweep()
+            Sweeper(services().inline_jobs()).sweep()
             jobs = [services().jobs.get(job_id) for job_id in job_ids]
             if all(job.is_final for job in jobs):
                 break

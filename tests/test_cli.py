@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dreamweb import create_app
+from dreamweb.jobs import Sweeper
 from dreamweb.services import services
 from dreamweb.storage import layout
 
@@ -71,9 +72,9 @@ def test_a_sweeper_killed_mid_ingest_is_finished_by_the_next_sweep(app_config, s
         sweeper.wait(timeout=10)
         assert not store.exists(layout.video_key(job.id)), "nothing partial is visible"
         # While the dead sweeper's lease is live, nobody else downloads.
-        assert services().inline_jobs().sweep().stored == 0
+        assert Sweeper(services().inline_jobs()).sweep().stored == 0
         time.sleep(5.2)
-        report = services().inline_jobs().sweep()
+        report = Sweeper(services().inline_jobs()).sweep()
         assert (report.stored, report.errors) == (1, 0)
         assert services().jobs.get(job.id).status == "completed"
 

@@ -9,8 +9,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-PENDING, PROCESSING, COMPLETED, FAILED = "pending", "processing", "completed", "failed"
-FINAL_STATUSES = frozenset({COMPLETED, FAILED})
+# The statuses belong to the job (``dreamweb.jobs.model``); providers map to them, and their
+# modules import them from here.
+from dreamweb.jobs.model import COMPLETED, FAILED, PENDING, PROCESSING
+
+__all__ = [
+    "COMPLETED",
+    "FAILED",
+    "PENDING",
+    "PROCESSING",
+    "ContentStream",
+    "ProviderJob",
+    "VideoProvider",
+]
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import pytest
 
-from dreamweb.jobs import IDEMPOTENCY_TTL, JobService
+from dreamweb.jobs import (
+    IDEMPOTENCY_TTL,
+    JobService,
+    Sweeper,
+)
 from dreamweb.storage import layout
 from dreamweb.storage.gcs import GCSVideoStore
 from dreamweb.storage.local import LocalVideoStore
 from tests.fixtures.gcs import TEST_RETRY_DEADLINE, TEST_TIMEOUT, emulator_client
 from tests.jobs.conftest import create, unsaved_job
+
+
+def test_sweep_finishes_jobs_nobody_polls(jobs, simulator, store, clock):
+    done = create(jobs)
+    failing = create(jobs, "a nightmare in a hall of mirrors")
+    running = create(jobs, "a slow dream of drifting clouds")
+    for job in (done, failing):
+        simulator.complete(job.provider_job_id)
+    clock.now += 10
+    report = Sweeper(jobs).sweep()
+    assert (report.examined, report.stored, report.failed, report.errors) == (3, 1, 1, 0)
+    assert jobs.get(done.id).status == "completed"
+    assert store.exists(layout.video_key(done.id))
+    assert jobs.get(failing.id).status == "failed"
+    assert jobs.get(running.id).status in {"pending", "processing"}
+    assert sorted(Sweeper(jobs).active_job_ids()) == [running.id]
 
 
 def old_key_record(clock, name: str) -> dict:
@@ -41,7 +61,7 @@ def test_a_storage_outage_while_sweeping_is_reported_not_raised(config, clock, g
         retry_deadline=TEST_RETRY_DEADLINE,
         api_access_endpoint=gcs_emulator,
     )
-    report = JobService(missing, None, config, clock=clock).sweep()
+    report = Sweeper(JobService(missing, None, config, clock=clock)).sweep()
     assert report.errors >= 1 and (report.examined, report.stored, report.failed) == (0, 0, 0)
 
 
@@ -52,7 +72,7 @@ def test_one_unreadable_idempotency_record_does_not_stop_the_sweep(jobs, store, 
         store.put_record(key, old_key_record(clock, key), generation=None)
     break_record(store, broken)
     running = create(jobs)
-    report = jobs.sweep()
+    report = Sweeper(jobs).sweep()
     assert report.errors == 1 and report.examined == 1
     assert store.get_record(expired) is None, "the sweep went on past the broken record"
     assert jobs.get(running.id).status in {"pending", "processing"}
@@ -83,6 +103,6 @@ def test_the_sweeper_never_deletes_a_key_taken_over_since_it_read_it(config, clo
         "state": "in_flight",
     }
     store.take_over = new_owner
-    JobService(store, None, config, clock=clock).sweep()
+    Sweeper(JobService(store, None, config, clock=clock)).sweep()
     record = store.get_record(key)
     assert record is not None and record.data == new_owner
