@@ -18,10 +18,16 @@ class ConfigError(Exception):
 
 
 class DreamwebError(Exception):
-    """Base of every error a request can end with."""
+    """Base of every error a request can end with.
+
+    ``retry_after`` is how many seconds a client should wait before trying again, when that is
+    known; ``dreamweb.error_handlers.set_retry_after`` turns it into the header, for the API
+    and the web pages alike.
+    """
 
     status: int = 500
     default_message = "Internal server error"
+    retry_after: float | None = None
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
@@ -94,16 +100,18 @@ class ProviderError(DreamwebError):
 
 
 class RateLimitedError(ProviderError):
-    """The provider asked us to slow down; ``retry_after`` is in seconds when it said."""
+    """The provider asked us to slow down: ``retry_after`` is the wait it asked for, or
+    ``DEFAULT_RETRY_AFTER`` seconds when it did not say."""
 
     status = 503
     default_message = "The video provider is busy; try again shortly"
+    DEFAULT_RETRY_AFTER = 30.0
 
     def __init__(
         self, message: str | None = None, *, retry_after: float | None = None, **kw: object
     ) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
+        self.retry_after = self.DEFAULT_RETRY_AFTER if retry_after is None else retry_after
 
 
 class QuotaExhaustedError(ProviderError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, current_app
 from flask_cors import CORS
 from flask_limiter import Limiter
@@ -23,8 +25,20 @@ limiter = Limiter(
 create_limit = limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_CREATE"], scope="create-video"
 )
+# When no breached window is known (should not happen), clients are asked to wait a minute.
+UNKNOWN_WINDOW_SECONDS = 60.0
 csrf = CSRFProtect()
 cors = CORS()
+
+
+def rate_limit_retry_after() -> float:
+    """Seconds until the breached rate-limit window resets (for ``Retry-After``).
+
+    The limiter's own headers are off (they cost a storage round trip per request), so the
+    one header a throttled client needs is computed here, for the API and the web alike.
+    """
+    breached = limiter.current_limit
+    return breached.reset_at - time.time() if breached else UNKNOWN_WINDOW_SECONDS
 
 
 def init_app(app: Flask) -> None:
