@@ -322,3 +322,11 @@ def test_a_double_submit_racing_the_first_says_it_is_on_its_way(client, simulato
     assert "already being started" in second.get_data(as_text=True)
     assert first[0].status_code == 303
     assert simulator.counters()["create"] == 1
+
+
+def test_a_busy_providers_wait_is_rounded_up_alike_on_the_web_and_the_api(client, simulator):
+    simulator.inject("create", "429", count=10, retry_after=1.4)
+    page = post_dream(client)
+    api = client.post("/api/create-video", json={"prompt": PROMPT})
+    assert (page.status_code, api.status_code) == (503, 503)
+    assert page.headers["Retry-After"] == api.headers["Retry-After"] == "2"
