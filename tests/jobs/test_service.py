@@ -11,13 +11,11 @@ from dreamweb.errors import (
 )
 from dreamweb.jobs import (
     FailureCode,
-    Job,
     JobService,
-    new_job_id,
 )
 from dreamweb.storage import layout
 from tests.concurrency import run_at_once
-from tests.jobs.conftest import PROMPT, create
+from tests.jobs.conftest import PROMPT, create, unsaved_job
 
 
 def test_create_keeps_both_prompts_and_maps_to_the_provider_id(jobs, store, simulator):
@@ -121,16 +119,7 @@ def test_unknown_job_is_not_found_without_calling_upstream(jobs, simulator):
 
 
 def test_abandoned_submit_fails_after_a_grace_period(jobs, store, clock):
-    job = Job(
-        id=new_job_id(),
-        provider="x",
-        prompt=PROMPT,
-        enhanced_prompt=PROMPT,
-        model="sora-2",
-        seconds="4",
-        size="1280x720",
-        created_at=clock.now,
-    )
+    job = unsaved_job(clock)
     store.put_record(layout.job_key(job.id), job.to_record(), generation=None)
     store.put_record(layout.active_key(job.id), {"id": job.id}, generation=None)
     assert jobs.refresh(job.id).status == "pending"
