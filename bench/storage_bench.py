@@ -143,7 +143,7 @@ def main() -> None:
         )
         with peers.gunicorn("wsgi:app", env, "/api/health") as (app_url, master):
             raw, served, serve_rss = measure_serving(app_url, master, raw_url, size)
-    print(f"video: {args.mib} MiB, gunicorn {' '.join(peers.GUNICORN_SETTINGS)}")
+    print(f"video: {args.mib} MiB, {peers.describe_gunicorn()}")
     print(
         f"(a) served through the app {served:.0f} MiB/s, raw emulator GET {raw:.0f} MiB/s "
         f"-> ratio {served / raw:.2f} (target >= 0.8)"

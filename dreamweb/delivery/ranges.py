@@ -1,4 +1,4 @@
-"""Serving stored objects over HTTP: ranges and conditional requests per RFC 9110.
+"""Serving a stored object over HTTP: byte ranges and conditional requests per RFC 9110.
 
 Headers are parsed by werkzeug (``request.range``, ``request.if_range``, ``request.if_match``,
 ``request.if_none_match``, the date headers) and written with its datastructures
@@ -75,26 +75,6 @@ def send_stored_object(
         response.status_code = 206
         response.content_range = ContentRange("bytes", start, stop, stored.size)
     _attach_body(response, store, key, request, start, stop, stored.size)
-    return response
-
-
-def signed_redirect(
-    store: VideoStore,
-    key: str,
-    *,
-    seconds: int,
-    download_name: str | None = None,
-    inline: bool = False,
-) -> Response:
-    """A 302 to a signed URL for ``key`` (``VIDEO_DELIVERY=signed-url``).
-
-    Checks the object exists first, so a missing video is our 404 rather than a storage error
-    page; ``Cache-Control: no-store`` because the target expires.
-    """
-    store.stat(key)
-    url = store.signed_url(key, seconds=seconds, download_name=download_name, inline=inline)
-    response = flask.redirect(url, code=302)
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
