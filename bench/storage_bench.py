@@ -26,6 +26,7 @@ import requests
 
 MIB = 1024 * 1024
 JOB_ID = "video_storageBench0001"
+RATE_ROUNDS = 3
 
 
 def download(url: str, headers: dict[str, str] | None = None) -> tuple[int, float]:
@@ -39,9 +40,10 @@ def download(url: str, headers: dict[str, str] | None = None) -> tuple[int, floa
     return total, time.perf_counter() - started
 
 
-def best_rate(url: str, rounds: int = 3) -> float:
-    """Best MiB/s of ``rounds`` full downloads."""
-    return max(size / seconds / MIB for size, seconds in (download(url) for _ in range(rounds)))
+def best_rate(url: str) -> float:
+    """Best MiB/s of ``RATE_ROUNDS`` full downloads."""
+    runs = (download(url) for _ in range(RATE_ROUNDS))
+    return max(size / seconds / MIB for size, seconds in runs)
 
 
 def ingest_child(simulator: str, emulator: str, bucket: str) -> None:

@@ -92,12 +92,11 @@ def running(
     *,
     env: Mapping[str, str] | None = None,
     log: Path | None = None,
-    timeout: float = 30.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``args`` (see ``start``) for the block, which begins once ``ready_url`` answers."""
     process = start(args, env=env, log=log)
     try:
-        wait_until_up(ready_url, process, timeout)
+        wait_until_up(ready_url, process)
         yield process
     finally:
         stop(process)

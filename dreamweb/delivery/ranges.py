@@ -48,7 +48,6 @@ def send_stored_object(
     *,
     download_name: str,
     as_attachment: bool = True,
-    request: Request | None = None,
     cache_seconds: int = IMMUTABLE_SECONDS,
 ) -> Response:
     """A streaming response for ``key``: 200/206/304/412/416 as the request's headers ask.
@@ -56,7 +55,7 @@ def send_stored_object(
     Raises ``ObjectNotFoundError`` (from ``store.stat``) when there is no such object. Only the
     requested bytes are read from the store (``open_range``); ``HEAD`` reads none.
     """
-    request = request or flask.request
+    request = flask.request
     stored = store.stat(key)
     response = Response(status=200)
     _describe(response, stored, download_name, as_attachment, cache_seconds)

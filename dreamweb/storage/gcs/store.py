@@ -36,7 +36,7 @@ from dreamweb.storage.base import Record, StoredObject, VideoStore, check_key
 from dreamweb.storage.gcs.client import connect, signed_get_url
 from dreamweb.storage.gcs.downloads import MediaStream, crc32c_header, get_media
 from dreamweb.storage.gcs.errors import BucketCheck, BucketNotFoundError, translated
-from dreamweb.storage.gcs.uploads import UPLOAD_CHUNK_SIZE, upload_verified
+from dreamweb.storage.gcs.uploads import upload_verified
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 60.0
 RETRY_DEADLINE = 60.0
@@ -58,7 +58,6 @@ class GCSVideoStore(VideoStore):
         *,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
         retry_deadline: float = RETRY_DEADLINE,
-        upload_chunk_size: int = UPLOAD_CHUNK_SIZE,
         signer: google.auth.credentials.Credentials | None = None,
         api_access_endpoint: str | None = None,
     ) -> None:
@@ -73,7 +72,6 @@ class GCSVideoStore(VideoStore):
         self.conditional_retry = ConditionalRetryPolicy(
             self.retry, is_generation_specified, ["query_params"]
         )
-        self.upload_chunk_size = upload_chunk_size
         self.signer = signer
         self.api_access_endpoint = api_access_endpoint
         # Until the bucket has answered, a 404 also checks the bucket (see ``errors``).

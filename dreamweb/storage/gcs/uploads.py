@@ -2,7 +2,7 @@
 
 Uploads stream through a reader that hashes (MD5 + CRC32C) and counts the bytes the client
 library pulls. Objects up to 8 MiB go up in one multipart request (the reader buffers at most
-that much); larger ones as a resumable upload in bounded ``upload_chunk_size`` chunks. The
+that much); larger ones as a resumable upload in bounded ``UPLOAD_CHUNK_SIZE`` chunks. The
 library also sends CRC32C so GCS rejects a corrupted upload before committing it; afterwards
 the object's reported MD5/CRC32C/size are compared with ours, and a mismatch deletes the object
 (only that generation) and raises ``IntegrityError``.
@@ -63,7 +63,7 @@ def _upload(
 ) -> None:
     small = reader.prefetch(MULTIPART_LIMIT)
     # Multipart for what fits in the prefetch buffer, resumable chunks for the rest.
-    blob.chunk_size = None if small else store.upload_chunk_size
+    blob.chunk_size = None if small else UPLOAD_CHUNK_SIZE
     with translated(store.bucket_check):
         blob.upload_from_file(
             reader,
