@@ -14,6 +14,8 @@ from typing import Any
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
+from dreamweb.simulator.media import VIDEO_TYPE, VideoPlan
+
 # Set in the WSGI environ to ask SimulatorRequestHandler for an abortive close (a TCP reset).
 ABORT_CONNECTION_KEY = "dreamweb.simulator.abort_connection"
 
@@ -44,6 +46,14 @@ class HttpError(Exception):
 def json_response(body: object, status: int = 200) -> Response:
     """A JSON answer."""
     return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def stream_response(plan: VideoPlan) -> Response:
+    """A streamed ``video/mp4`` answer of a planned MP4, with its exact ``Content-Length``."""
+    headers = Headers({"Content-Length": str(plan.length), "Content-Type": VIDEO_TYPE})
+    # direct_passthrough: werkzeug hands the generator to the server untouched, so the video
+    # leaves in CHUNK_SIZE pieces and is never assembled in memory.
+    return Response(plan.chunks(), headers=headers, direct_passthrough=True)
 
 
 def read_json_object(request: Request, unparsable: Callable[[], HttpError]) -> dict[str, Any]:

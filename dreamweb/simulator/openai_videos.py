@@ -8,7 +8,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from werkzeug.datastructures import Headers
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -16,8 +15,8 @@ from dreamweb.simulator import openai_envelopes as envelopes
 from dreamweb.simulator.core import Job, SimulatorCore
 from dreamweb.simulator.dialect import Dialect
 from dreamweb.simulator.faults import COMMON_FAULTS, Fault
-from dreamweb.simulator.http import HttpError, json_response, read_json_object
-from dreamweb.simulator.media import SPRITESHEET_TYPE, THUMBNAIL_TYPE, VIDEO_TYPE, MediaLibrary
+from dreamweb.simulator.http import HttpError, json_response, read_json_object, stream_response
+from dreamweb.simulator.media import SPRITESHEET_TYPE, THUMBNAIL_TYPE, MediaLibrary
 from dreamweb.simulator.openai_envelopes import ApiError
 
 DEFAULT_MODELS = ("sora-2", "sora-2-pro")
@@ -254,7 +253,7 @@ class OpenAIVideos(Dialect):
                 code="video_expired",
             )
         if variant == "video":
-            return video_response(self.media, video_id, self.core.settings.video_bytes)
+            return stream_response(self.media.plan_video(video_id, self.core.settings.video_bytes))
         if variant == "thumbnail":
             return Response(self.media.thumbnail, content_type=THUMBNAIL_TYPE)
         return Response(self.media.spritesheet, content_type=SPRITESHEET_TYPE)
@@ -265,15 +264,6 @@ class OpenAIVideos(Dialect):
         if job is None or job.deleted:
             raise envelopes.video_not_found(video_id)
         return job
-
-
-def video_response(media: MediaLibrary, tag: str, video_bytes: int) -> Response:
-    """A streamed ``video/mp4`` answer of the job's real MP4, padded to ``video_bytes``."""
-    plan = media.plan_video(tag, video_bytes)
-    headers = Headers({"Content-Length": str(plan.length), "Content-Type": VIDEO_TYPE})
-    # direct_passthrough: werkzeug hands the generator to the server untouched, so the video
-    # leaves in CHUNK_SIZE pieces and is never assembled in memory.
-    return Response(plan.chunks(), headers=headers, direct_passthrough=True)
 
 
 def _list_limit(text: str | None) -> int:
