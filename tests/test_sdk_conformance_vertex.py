@@ -17,8 +17,8 @@ from google.genai import errors
 from google.genai.types import GenerateVideosConfig, GenerateVideosSource, HttpOptions
 from google.oauth2 import service_account
 
-from tests.fixtures.gcs import create_bucket, emulator_client
-from tests.fixtures.simulator import CLOUD_PLATFORM_SCOPE, TEST_PROJECT, SimulatorHandle
+from tests.fixtures.gcs import TEST_PROJECT, create_bucket, emulator_client
+from tests.fixtures.simulator import CLOUD_PLATFORM_SCOPE, SimulatorHandle
 
 MODEL = "veo-3.1-fast-generate-001"
 

@@ -19,8 +19,8 @@ import requests
 from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import service_account
 
-from tests.fixtures.gcs import create_bucket, emulator_client
-from tests.fixtures.simulator import CLOUD_PLATFORM_SCOPE, TEST_PROJECT, SimulatorHandle
+from tests.fixtures.gcs import TEST_PROJECT, create_bucket, emulator_client
+from tests.fixtures.simulator import CLOUD_PLATFORM_SCOPE, SimulatorHandle
 
 MODEL = "veo-3.1-fast-generate-001"
 OPERATION = re.compile(
