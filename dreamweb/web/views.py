@@ -32,6 +32,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import TooManyRequests
 
 from dreamweb.delivery import video_response
+from dreamweb.delivery.ranges import send_stored_object
 from dreamweb.error_handlers import error_page, error_response, set_retry_after
 from dreamweb.errors import (
     ConflictError,
@@ -45,7 +46,6 @@ from dreamweb.errors import (
 from dreamweb.extensions import create_limit, rate_limit_retry_after
 from dreamweb.services import services
 from dreamweb.storage.layout import is_job_id, thumbnail_key
-from dreamweb.storage.serving import send_stored_object
 from dreamweb.web.forms import DreamForm, form_from_post, form_from_query, form_page_context
 from dreamweb.web.history import forget, history_entries, owns, remember
 from dreamweb.web.status import current_job, status_context
