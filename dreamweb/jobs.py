@@ -351,7 +351,11 @@ class JobService:
         self.store.put_record(layout.active_key(job.id), {"id": job.id}, generation=None)
         try:
             upstream = provider.create(
-                job.enhanced_prompt, model=job.model, seconds=job.seconds, size=job.size
+                job.enhanced_prompt,
+                job_id=job.id,
+                model=job.model,
+                seconds=job.seconds,
+                size=job.size,
             )
         except NOT_STARTED:
             self._forget(job.id)
@@ -641,7 +645,7 @@ def _apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
         changes.update(
             status=upstream.status,
             stage=STAGES.get(upstream.status, "rendering"),
-            progress=max(job.progress, min(upstream.progress, 99)),
+            progress=max(job.progress, min(upstream.progress or 0, 99)),
         )
     return replace(job, **changes)
 

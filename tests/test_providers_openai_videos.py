@@ -34,15 +34,10 @@ from dreamweb.errors import (
 )
 from dreamweb.providers import build_provider
 from dreamweb.providers.base import COMPLETED, FAILED, PENDING, PROCESSING
-from dreamweb.providers.openai_videos import (
-    CHUNK_SIZE,
-    OpenAIVideosClient,
-    _is_connect_failure,
-    parse_retry_after,
-    parse_video,
-    retry_wait,
-    verified_chunks,
-)
+from dreamweb.providers.http import CHUNK_SIZE, verified_chunks
+from dreamweb.providers.openai_videos import OpenAIVideosClient, parse_video
+from dreamweb.providers.retry import is_connect_failure as _is_connect_failure
+from dreamweb.providers.retry import parse_retry_after, retry_wait
 from tests.fixtures.peers import free_port
 from tests.fixtures.simulator import SimulatorHandle
 
