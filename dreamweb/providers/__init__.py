@@ -26,7 +26,7 @@ class ProviderEntry:
 
     def module(self) -> Any:
         """The provider's sub-package: ``DEFAULT_MODEL``, ``build(config)``,
-        ``capabilities_for(config)``."""
+        ``capabilities_for(config)`` and optionally ``check_settings(settings)``."""
         return import_module(self.package)
 
 
@@ -61,6 +61,16 @@ def provider_configured(config: Mapping[str, Any]) -> bool:
     return setting is None or bool(config.get(setting))
 
 
+def check_settings(settings: dict[str, Any]) -> None:
+    """The provider's own rules across settings, at startup (one-line ``ConfigError``).
+
+    It may fill in what it derives, e.g. ``VERTEX_PROJECT`` from the credentials.
+    """
+    check = getattr(provider_entry(settings).module(), "check_settings", None)
+    if check is not None:
+        check(settings)
+
+
 def build_provider(config: Mapping[str, Any]) -> VideoProvider:
     """The configured provider's client (``ConfigError`` when its settings are unusable)."""
     return provider_entry(config).module().build(config)
@@ -83,6 +93,7 @@ __all__ = [
     "ProviderEntry",
     "build_provider",
     "capabilities_for",
+    "check_settings",
     "default_model",
     "provider_configured",
     "provider_entry",
