@@ -150,6 +150,8 @@ class HttpClient:
     """Timeouts, the shared retry loop, typed errors, verified streaming and safe logging."""
 
     name = "http"
+    # Exceptions besides requests' own that mean "no answer" (e.g. a failed token refresh).
+    transport_errors: tuple[type[Exception], ...] = ()
 
     def __init__(
         self,
@@ -220,7 +222,7 @@ class HttpClient:
                 stream=call.stream,
                 allow_redirects=True,
             )
-        except requests.exceptions.RequestException as error:
+        except (requests.exceptions.RequestException, *self.transport_errors) as error:
             return Outcome(error=error, duration_ms=_elapsed_ms(started))
         outcome = Outcome(response=response, duration_ms=_elapsed_ms(started))
         if outcome.succeeded:
@@ -253,10 +255,9 @@ class HttpClient:
         if outcome.response is None:
             return self._transport_failure(call, outcome.error)
         message, code = self._error_envelope(outcome.response)
-        return self._status_failure(outcome.response, message, code)
+        return self._status_failure(call, outcome.response, message, code)
 
-    @staticmethod
-    def _transport_failure(call: Call, error: BaseException | None) -> ProviderError:
+    def _transport_failure(self, call: Call, error: BaseException | None) -> ProviderError:
         if isinstance(error, requests.exceptions.Timeout) and not isinstance(
             error, requests.exceptions.ConnectTimeout
         ):
@@ -267,7 +268,7 @@ class HttpClient:
         return UpstreamUnavailableError("The video provider could not be reached")
 
     def _status_failure(
-        self, response: requests.Response, message: str | None, code: str | None
+        self, call: Call, response: requests.Response, message: str | None, code: str | None
     ) -> ProviderError:
         """The generic mapping of an HTTP error status; providers refine it first."""
         status = response.status_code

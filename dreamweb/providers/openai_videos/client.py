@@ -106,11 +106,11 @@ class OpenAIVideosClient(HttpClient):
         return self._stream(Call("content", "GET", path, params={"variant": variant}, stream=True))
 
     def _status_failure(
-        self, response: requests.Response, message: str | None, code: str | None
+        self, call: Call, response: requests.Response, message: str | None, code: str | None
     ) -> ProviderError:
         if response.status_code == 429 and is_quota_refusal(code, message):
             return QuotaExhaustedError(**self._ids(response))
-        return super()._status_failure(response, message, code)
+        return super()._status_failure(call, response, message, code)
 
     @staticmethod
     def _video_path(provider_job_id: str) -> str:
