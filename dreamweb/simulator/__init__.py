@@ -48,13 +48,11 @@ Control routes, no key needed: ``POST /_sim/faults``, ``GET /_sim/faults``, ``GE
 /_sim/jobs/{id}/expire``, ``POST /_sim/jobs/{id}/complete``, ``GET /_sim/health``.
 """
 
-from dreamweb.simulator.app import UnknownVideoError, VideoSimulator
-from dreamweb.simulator.faults import FAULT_KINDS, ROUTES
+from dreamweb.simulator.app import VideoSimulator
+from dreamweb.simulator.core import UnknownVideoError
 from dreamweb.simulator.server import make_simulator_server, root_url
 
 __all__ = [
-    "FAULT_KINDS",
-    "ROUTES",
     "UnknownVideoError",
     "VideoSimulator",
     "make_simulator_server",
