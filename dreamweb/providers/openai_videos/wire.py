@@ -70,16 +70,8 @@ def capabilities(model: str) -> Capabilities:
     known = KNOWN_MODELS.get(SNAPSHOT_SUFFIX.sub("", model))
     if known is not None:
         return replace(known, model=model)
-    return Capabilities(
-        provider=NAME,
-        model=model,
-        seconds=SECONDS,
-        sizes=SORA_SIZES,
-        default_seconds=DEFAULT_SECONDS,
-        default_size=DEFAULT_SIZE,
-        reports_progress=True,
-        thumbnails=True,
-        enforced=False,
+    return replace(
+        KNOWN_MODELS["sora-2"], model=model, price_per_second={}, audio=False, enforced=False
     )
 
 
