@@ -30,10 +30,10 @@ from dreamweb.errors import (
 )
 from dreamweb.providers import build_provider
 from dreamweb.providers.base import COMPLETED, FAILED, PENDING, PROCESSING
-from dreamweb.providers.http import CHUNK_SIZE, verified_chunks
 from dreamweb.providers.openai_videos import OpenAIVideosClient, parse_video
 from dreamweb.providers.retry import is_connect_failure as _is_connect_failure
 from dreamweb.providers.retry import parse_retry_after, retry_wait
+from dreamweb.providers.streaming import CHUNK_SIZE, verified_chunks
 from tests.fixtures.peers import free_port
 from tests.fixtures.scripted import Reply, ScriptedServer
 from tests.fixtures.simulator import SimulatorHandle

@@ -12,22 +12,17 @@ Subclasses say how their API's errors look (``_envelope``) and map statuses (``_
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import requests
-import urllib3.exceptions
 from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
 
 from dreamweb.errors import (
     AuthenticationError,
-    ContentTruncatedError,
     InputRejectedError,
     ProviderError,
     ProviderNotFoundError,
@@ -36,95 +31,20 @@ from dreamweb.errors import (
     UpstreamUnavailableError,
 )
 from dreamweb.providers.base import ContentStream
+from dreamweb.providers.calls import BearerAuth, Call, Outcome
 from dreamweb.providers.retry import (
     parse_retry_after,
     retry_wait,
     status_retryable,
     transport_retryable,
 )
-from dreamweb.providers.wire import error_fields, finite_float
+from dreamweb.providers.streaming import BODY_READ_ERRORS, expected_length, logged_chunks
+from dreamweb.providers.wire import error_fields
 
 logger = logging.getLogger("dreamweb.provider")
 
 USER_AGENT = f"dreamweb/0.1 python-requests/{requests.__version__}"
-CHUNK_SIZE = 256 * 1024  # bytes handed to the caller at a time; far below the 1 MiB bound
 ERROR_BODY_LIMIT = 64 * 1024  # an error body is read only this far: it is diagnostics only
-REDACTED = "[redacted]"
-
-# Everything requests/urllib3/http.client may raise while a streamed body is being read: a
-# dropped connection, a short read (urllib3's enforce_content_length), a chunk-framing error
-# or a read timeout. All of them mean "the download did not finish".
-BODY_READ_ERRORS: tuple[type[BaseException], ...] = (
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ContentDecodingError,
-    requests.exceptions.Timeout,
-    urllib3.exceptions.ProtocolError,
-    urllib3.exceptions.ReadTimeoutError,
-    urllib3.exceptions.DecodeError,
-    urllib3.exceptions.SSLError,
-    http.client.HTTPException,  # includes http.client.IncompleteRead
-    OSError,  # ConnectionResetError, socket timeouts and friends
-)
-
-
-class BearerAuth(AuthBase):
-    """Sets ``Authorization: Bearer`` per request; holds the key so nothing else has to.
-
-    Passing it as ``auth=`` (not a session header) also stops requests from replacing it with
-    ``~/.netrc`` credentials. On a redirect to another host requests strips the header and does
-    not call this hook again, so a signed download URL never sees the key.
-    """
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._key}"
-        return request
-
-    def scrub(self, text: str) -> str:
-        """``text`` with the key replaced, for upstream messages that might echo it."""
-        return text.replace(self._key, REDACTED)
-
-    def __repr__(self) -> str:
-        return "<BearerAuth [redacted]>"
-
-
-@dataclass
-class Call:
-    """One logical operation: what to send and how it may be retried."""
-
-    op: str
-    method: str
-    path: str
-    params: Mapping[str, str] | None = None
-    body: Mapping[str, Any] | None = None
-    stream: bool = False
-    # A create may run twice only if the first attempt surely never reached the server.
-    idempotent: bool = True
-    url: str | None = None  # absolute URL instead of base_url + path (e.g. a storage read)
-
-
-@dataclass
-class Outcome:
-    """The result of one attempt: a response or the exception that replaced it."""
-
-    response: requests.Response | None = None
-    error: BaseException | None = None
-    duration_ms: float = 0.0
-
-    @property
-    def succeeded(self) -> bool:
-        return self.response is not None and 200 <= self.response.status_code < 300
-
-    @property
-    def status(self) -> int | None:
-        return self.response.status_code if self.response is not None else None
-
-    @property
-    def request_id(self) -> str | None:
-        return self.response.headers.get("x-request-id") if self.response is not None else None
 
 
 def pooled_session(pool_size: int, session: requests.Session | None = None) -> requests.Session:
@@ -348,35 +268,13 @@ class HttpClient:
         # byte count is the backstop when a body ends "cleanly" but short.
         if hasattr(response.raw, "enforce_content_length"):
             response.raw.enforce_content_length = True
-        expected = _expected_length(response)
+        expected = expected_length(response)
         return ContentStream(
-            self._body_chunks(response, expected, call),
+            logged_chunks(response, expected, self._fields(call) | {"provider": self.name}),
             content_length=expected,
             content_type=response.headers.get("content-type", "application/octet-stream"),
             close=response.close,
         )
-
-    def _body_chunks(
-        self, response: requests.Response, expected: int | None, call: Call
-    ) -> Iterator[bytes]:
-        """``verified_chunks`` plus logging and always releasing the connection."""
-        received = 0
-        try:
-            for piece in verified_chunks(response, expected):
-                received += len(piece)
-                yield piece
-        except ContentTruncatedError:
-            message = "provider download truncated"
-            self._log_download(logging.WARNING, message, call, response, received, expected)
-            raise
-        finally:
-            response.close()
-        if expected is None and not _is_chunked(response):
-            # Close-delimited body: nothing to check the count against. Accepted, but visible.
-            message, level = "provider download length unverifiable", logging.WARNING
-        else:
-            message, level = "provider download complete", logging.INFO
-        self._log_download(level, message, call, response, received, expected)
 
     # --- logging -----------------------------------------------------------------------------
 
@@ -407,65 +305,6 @@ class HttpClient:
         else:
             message, more = "provider call failed; retrying", {"retry_in_s": round(wait, 3)}
         self._log(logging.WARNING, message, call, outcome, attempt, **more)
-
-    def _log_download(
-        self,
-        level: int,
-        message: str,
-        call: Call,
-        response: requests.Response,
-        received: int,
-        expected: int | None,
-    ) -> None:
-        extra = self._fields(call) | {
-            "provider": self.name,
-            "status": response.status_code,
-            "upstream_request_id": response.headers.get("x-request-id"),
-            "received_bytes": received,
-            "expected_bytes": expected,
-        }
-        logger.log(level, message, extra=extra)
-
-
-def verified_chunks(response: requests.Response, expected: int | None) -> Iterator[bytes]:
-    """Yield a streamed body in chunks of at most ``CHUNK_SIZE`` bytes, verifying its length.
-
-    Any transport error while reading, or a body that ends before (or after) ``expected`` bytes,
-    raises ``ContentTruncatedError``: a short read never looks like a finished download, whether
-    or not urllib3 enforces ``Content-Length`` itself.
-    """
-    received = 0
-    ids: dict[str, Any] = {
-        "upstream_status": response.status_code,
-        "request_id": response.headers.get("x-request-id"),
-    }
-    try:
-        for chunk in response.iter_content(CHUNK_SIZE):
-            # iter_content honours the size for identity bodies; slicing keeps the bound anyway.
-            for start in range(0, len(chunk), CHUNK_SIZE):
-                piece = chunk[start : start + CHUNK_SIZE]
-                received += len(piece)
-                yield piece
-    except BODY_READ_ERRORS as error:
-        raise ContentTruncatedError(
-            f"The video download was cut short after {received} bytes", **ids
-        ) from error
-    if expected is not None and received != expected:
-        raise ContentTruncatedError(
-            f"The video download ended after {received} of {expected} bytes", **ids
-        )
-
-
-def _expected_length(response: requests.Response) -> int | None:
-    """The byte count to verify, or ``None`` when the transfer carries no usable length."""
-    if response.headers.get("content-encoding", "identity").lower() != "identity":
-        return None  # decoded bytes cannot be compared with an encoded length
-    length = finite_float(response.headers.get("content-length"))
-    return int(length) if length is not None and length >= 0 else None
-
-
-def _is_chunked(response: requests.Response) -> bool:
-    return "chunked" in response.headers.get("transfer-encoding", "").lower()
 
 
 def _elapsed_ms(started: float) -> float:

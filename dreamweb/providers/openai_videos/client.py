@@ -10,9 +10,8 @@ import requests
 
 from dreamweb.errors import ConfigError, ProviderError, QuotaExhaustedError
 from dreamweb.providers.base import ContentStream, ProviderJob
+from dreamweb.providers.calls import BearerAuth, Call
 from dreamweb.providers.http import (
-    BearerAuth,
-    Call,
     HttpClient,
     pooled_session,
     timeouts_from_config,

@@ -22,7 +22,8 @@ from dreamweb.errors import (
     ProviderNotFoundError,
 )
 from dreamweb.providers.base import ContentStream, ProviderJob
-from dreamweb.providers.http import BearerAuth, Call, HttpClient, pooled_session
+from dreamweb.providers.calls import BearerAuth, Call
+from dreamweb.providers.http import HttpClient, pooled_session
 from dreamweb.providers.openrouter.wire import DEFAULT_MODEL, NAME, create_body, parse_generation
 
 logger = logging.getLogger("dreamweb.provider")

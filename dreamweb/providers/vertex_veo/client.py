@@ -29,7 +29,9 @@ from dreamweb.errors import (
     UpstreamUnavailableError,
 )
 from dreamweb.providers.base import ContentStream, GcsObject, ProviderJob
-from dreamweb.providers.http import CHUNK_SIZE, Call, HttpClient, pooled_session
+from dreamweb.providers.calls import Call
+from dreamweb.providers.http import HttpClient, pooled_session
+from dreamweb.providers.streaming import CHUNK_SIZE
 from dreamweb.providers.vertex_veo.wire import (
     API_VERSION,
     DEFAULT_MODEL,
