@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from limits import parse_many
 
 from dreamweb.errors import ConfigError
+from dreamweb.providers import PROVIDERS, capabilities_for, check_settings, default_model
 
 OPENAI_HOST = "api.openai.com"
 ENVIRONMENTS = ("production", "development", "demo")
@@ -125,6 +126,20 @@ def _http_url(value: Any) -> str:
     return text
 
 
+def _optional_http_url(value: Any) -> str | None:
+    return None if _optional_text(value) is None else _http_url(value)
+
+
+def _gs_url(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme != "gs" or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("must be gs://bucket[/prefix]")
+    return text.rstrip("/")
+
+
 def _storage_url(value: Any) -> str | None:
     text = _optional_text(value)
     if text is None:
@@ -174,13 +189,23 @@ class Setting:
 
 SETTINGS: dict[str, Setting] = {
     "DREAMWEB_ENV": Setting("production", _choice(*ENVIRONMENTS)),
+    "VIDEO_PROVIDER": Setting("openai-videos", _choice(*PROVIDERS)),
     "OPENAI_API_KEY": Setting(None, _optional_text),
     "OPENAI_BASE_URL": Setting("https://api.openai.com/v1", _http_url),
-    "VIDEO_MODEL": Setting("sora-2", _text),
-    "VIDEO_SECONDS": Setting("8", _seconds),
-    "VIDEO_SIZE": Setting("1280x720", _size),
-    "VIDEO_ALLOWED_SECONDS": Setting("4,8,12", _seconds_list),
-    "VIDEO_ALLOWED_SIZES": Setting("1280x720,720x1280", _sizes_list),
+    "VERTEX_PROJECT": Setting(None, _optional_text),  # default: the credentials' project
+    "VERTEX_LOCATION": Setting("us-central1", _text),
+    "VERTEX_BASE_URL": Setting(None, _optional_http_url),  # default: the regional endpoint
+    "VERTEX_OUTPUT_URI": Setting(None, _gs_url),  # default: the gs:// STORAGE_URL
+    "OPENROUTER_API_KEY": Setting(None, _optional_text),
+    "OPENROUTER_BASE_URL": Setting("https://openrouter.ai/api/v1", _http_url),
+    "PUBLIC_URL": Setting(None, _optional_http_url),
+    # The video choices default to what the chosen provider and model can render.
+    "VIDEO_MODEL": Setting(None, _optional_text),
+    "VIDEO_SECONDS": Setting(None, _seconds),
+    "VIDEO_SIZE": Setting(None, _size),
+    "VIDEO_ALLOWED_SECONDS": Setting(None, _seconds_list),
+    "VIDEO_ALLOWED_SIZES": Setting(None, _sizes_list),
+    "VIDEO_GENERATE_AUDIO": Setting("true", _boolean),
     "VIDEO_DELIVERY": Setting("proxy", _choice("proxy", "signed-url")),
     "SIGNED_URL_SECONDS": Setting("900", _integer(60, 7 * 24 * 3600)),
     "PROMPT_TEMPLATE": Setting(DEFAULT_PROMPT_TEMPLATE, _text),
@@ -247,10 +272,7 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         and not key.startswith("sk-")
     ):
         raise ConfigError("OPENAI_API_KEY", "must start with 'sk-' for OpenAI's own API")
-    if settings["VIDEO_SECONDS"] not in settings["VIDEO_ALLOWED_SECONDS"]:
-        raise ConfigError("VIDEO_SECONDS", "must be one of VIDEO_ALLOWED_SECONDS")
-    if settings["VIDEO_SIZE"] not in settings["VIDEO_ALLOWED_SIZES"]:
-        raise ConfigError("VIDEO_SIZE", "must be one of VIDEO_ALLOWED_SIZES")
+    _resolve_video_choices(settings)
     if "{prompt}" not in settings["PROMPT_TEMPLATE"]:
         raise ConfigError("PROMPT_TEMPLATE", "must contain the placeholder {prompt}")
     if not settings["SECRET_KEY"]:
@@ -269,6 +291,36 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         settings["LOG_FORMAT"] = "json" if under_gunicorn or production else "text"
     if settings["SESSION_COOKIE_SECURE"] is None:
         settings["SESSION_COOKIE_SECURE"] = settings["DREAMWEB_ENV"] == "production"
+
+
+def _resolve_video_choices(settings: dict[str, Any]) -> None:
+    """Model, lengths and sizes: defaults from the provider's capabilities, choices within them.
+
+    Sets ``VIDEO_CAPABILITIES`` (the provider's ``Capabilities``) for the form, the validator
+    and the OpenAPI document; a value the model cannot render is a one-line ``ConfigError``.
+    """
+    settings["VIDEO_MODEL"] = settings["VIDEO_MODEL"] or default_model(settings)
+    check_settings(settings)
+    capabilities = capabilities_for(settings)
+    settings["VIDEO_CAPABILITIES"] = capabilities
+    offer = f"what {capabilities.model} on {capabilities.provider} renders"
+    for name, offered in (
+        ("VIDEO_ALLOWED_SECONDS", capabilities.seconds),
+        ("VIDEO_ALLOWED_SIZES", capabilities.sizes),
+    ):
+        chosen = settings[name]
+        if chosen is None:
+            settings[name] = list(offered)
+        elif capabilities.enforced and not set(chosen) <= set(offered):
+            raise ConfigError(name, f"must list only {', '.join(offered)} ({offer})")
+    for name, allowed, preferred in (
+        ("VIDEO_SECONDS", settings["VIDEO_ALLOWED_SECONDS"], capabilities.default_seconds),
+        ("VIDEO_SIZE", settings["VIDEO_ALLOWED_SIZES"], capabilities.default_size),
+    ):
+        if settings[name] is None:
+            settings[name] = preferred if preferred in allowed else allowed[0]
+        elif settings[name] not in allowed:
+            raise ConfigError(name, f"must be one of {', '.join(allowed)}")
 
 
 def settings_from_environment() -> dict[str, Any]:

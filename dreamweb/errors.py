@@ -135,6 +135,24 @@ class AuthenticationError(ProviderError):
     default_message = "The video provider rejected this server's credentials"
 
 
+class ProviderNotConfiguredError(AuthenticationError):
+    """The provider refuses this deployment's setup: a missing permission, a retired model.
+
+    Nothing was started (so a create is forgotten, never retried); clients get 503, and the
+    provider logs for the operator what to grant or which model is gone.
+    """
+
+    status = 503
+    default_message = "Video creation is not configured on this server"
+
+
+class OutOfCreditsError(QuotaExhaustedError):
+    """The provider account has no credits left (OpenRouter's 402): 503 until topped up."""
+
+    status = 503
+    default_message = "The video provider is out of credits; try again later"
+
+
 class ProviderNotFoundError(ProviderError):
     """The provider does not know the job (404), e.g. deleted or expired."""
 

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from dreamweb.jobs import JobService, RecordCache
-from dreamweb.providers import build_provider
+from dreamweb.providers import build_provider, provider_configured
 from dreamweb.providers.base import VideoProvider
 from dreamweb.storage import open_store
 from dreamweb.storage.base import VideoStore
@@ -76,9 +76,9 @@ class Services:
 
     @property
     def provider(self) -> VideoProvider | None:
-        """The configured provider, or ``None`` when no API key is set."""
+        """The configured provider, or ``None`` when its API key is not set."""
         with self._lock:
-            if self._provider is None and self._config.get("OPENAI_API_KEY"):
+            if self._provider is None and provider_configured(self._config):
                 self._provider = build_provider(self._config)
             return self._provider
 

@@ -184,7 +184,7 @@ def apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
         changes.update(
             status=upstream.status,
             stage=STAGES.get(upstream.status, "rendering"),
-            progress=max(job.progress, min(upstream.progress, 99)),
+            progress=max(job.progress, min(upstream.progress or 0, 99)),
         )
     return replace(job, **changes)
 

@@ -119,7 +119,11 @@ class JobService:
         self.store.put_record(layout.active_key(job.id), {"id": job.id}, generation=None)
         try:
             upstream = provider.create(
-                job.enhanced_prompt, model=job.model, seconds=job.seconds, size=job.size
+                job.enhanced_prompt,
+                job_id=job.id,
+                model=job.model,
+                seconds=job.seconds,
+                size=job.size,
             )
         except NOT_STARTED:
             self.records.remove(job.id)  # no job was started upstream: nothing to keep
