@@ -198,6 +198,10 @@ class JobService:
         job = Job.from_record(record.data)
         if not self._due(job, force=force):
             return job
+        paused = self.provider_paused_for()
+        if paused is not None and job.provider_job_id is not None:
+            # Refused before anything is stamped: no TTL window or copy-in attempt is spent.
+            raise CircuitOpenError(retry_after=paused)
         if job.stage == STORING:
             return self.ingest(job_id)
         if job.provider_job_id is None:

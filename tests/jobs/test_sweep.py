@@ -12,6 +12,7 @@ from dreamweb.jobs import (
     JobService,
     Sweeper,
 )
+from dreamweb.providers.guard import GuardedProvider, ProviderGuard
 from dreamweb.storage import layout
 from dreamweb.storage.gcs import GCSVideoStore
 from dreamweb.storage.local import LocalVideoStore
@@ -194,3 +195,20 @@ def test_a_sweep_over_200_jobs_with_a_slow_provider_stays_within_its_deadline_bu
     assert simulator.counters()["retrieve"] - before == 200, "every job was checked upstream"
     assert elapsed < budget, f"{elapsed:.1f} s over the {budget:.0f} s budget"
     assert elapsed < 200 * slow / 2, f"{elapsed:.1f} s: not run in parallel"
+
+
+def test_once_the_breaker_opens_the_sweep_refuses_the_rest_without_calling(
+    jobs, simulator, store, config
+):
+    settings = {**config, "SWEEP_CONCURRENCY": 1, "BREAKER_FAILURES": 2}
+    guard = ProviderGuard.from_config(settings)
+    provider = GuardedProvider(jobs.provider, guard, create_wait=1)
+    jobs = JobService(store, provider, settings, guard=guard)
+    created = [create(jobs) for _ in range(6)]
+    before = simulator.counters()["retrieve"]
+    simulator.inject("retrieve", "500", count=100)
+    report = Sweeper(jobs).sweep()
+    assert (report.examined, report.errors) == (6, 6)
+    assert simulator.counters()["retrieve"] - before == 2, "two failures, then no more calls"
+    unchecked = [job for job in created if jobs.get(job.id).checked_at == job.checked_at]
+    assert len(unchecked) == 4, "a refused check stamps nothing: it runs once the provider is back"
