@@ -28,6 +28,11 @@ from dreamweb.validators import (
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+PROVIDER_PAUSED_NOTICE = (
+    "The video provider is not answering right now: this is the last known status, "
+    "checked again as soon as the provider recovers."
+)
+
 
 @bp.post("/create-video")
 @create_limit
@@ -76,15 +81,19 @@ def json_body() -> Any:
 
 @bp.get("/video-status/<path:job_id>")
 def video_status(job_id: str) -> Response:
-    """The job's status in the seed's shapes; advances it upstream at most once per TTL."""
-    job = services().jobs.refresh(validate_job_id(job_id))
-    response = jsonify(status_payload(job))
+    """The job's stored status in the seed's shapes, at once; the provider is asked in the
+    background (at most once per TTL window), never while the client waits."""
+    jobs = services().jobs
+    job = jobs.status(validate_job_id(job_id))
+    paused = jobs.provider_paused_for() is not None
+    response = jsonify(status_payload(job, provider_paused=paused))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def status_payload(job: Job) -> dict[str, Any]:
-    """The status document for ``job`` (pending/processing, completed or failed shape)."""
+def status_payload(job: Job, *, provider_paused: bool = False) -> dict[str, Any]:
+    """The status document for ``job`` (pending/processing, completed or failed shape); a
+    running job gets a ``notice`` while the provider is paused (its state may be behind)."""
     payload: dict[str, Any] = {"jobId": job.id, "status": job.status}
     if job.status == COMPLETED:
         payload.update(videoUrl=video_url(job.id, inline=False), completedAt=iso(job.completed_at))
@@ -92,6 +101,8 @@ def status_payload(job: Job) -> dict[str, Any]:
         payload["error"] = job.error
     else:
         payload.update(progress=job.progress, stage=job.stage)
+        if provider_paused:
+            payload["notice"] = PROVIDER_PAUSED_NOTICE
     return payload
 
 

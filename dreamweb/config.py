@@ -224,6 +224,13 @@ SETTINGS: dict[str, Setting] = {
     "PROVIDER_READ_TIMEOUT": Setting("10", _number(0.1, 600)),
     "PROVIDER_MAX_RETRIES": Setting("2", _integer(0, 10)),
     "PROVIDER_RETRY_DEADLINE": Setting("20", _number(0.1, 600)),
+    # Per process: provider calls in flight at once, and the circuit breaker around them.
+    "PROVIDER_MAX_CONCURRENCY": Setting("8", _integer(1, 1000)),
+    "BREAKER_FAILURES": Setting("5", _integer(1, 1000)),
+    "BREAKER_RESET_SECONDS": Setting("30", _number(0.1, 3600)),
+    # The sweeper: jobs advanced at once, and how long it waits for one before moving on.
+    "SWEEP_CONCURRENCY": Setting("4", _integer(1, 64)),
+    "SWEEP_JOB_DEADLINE": Setting("30", _number(0.1, 3600)),
     "INGEST_LEASE_SECONDS": Setting("300", _integer(5, 3600)),
     "INGEST_ATTEMPTS": Setting("3", _integer(1, 10)),
     "MAX_CONTENT_LENGTH": Setting("16384", _integer(1024, 10 * 1024 * 1024)),

@@ -167,6 +167,27 @@ class UpstreamUnavailableError(ProviderError):
     default_message = "The video provider is unavailable"
 
 
+class ProviderShedError(ProviderError):
+    """dreamweb did not call the provider at all (so nothing was started): 503 with a wait."""
+
+    status = 503
+    default_message = "The video provider is busy; try again shortly"
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CircuitOpenError(ProviderShedError):
+    """The provider failed several times in a row; calls pause until ``retry_after`` passes."""
+
+    default_message = "The video provider is having trouble; try again shortly"
+
+
+class ProviderBusyError(ProviderShedError):
+    """This process already has as many provider calls in flight as it allows."""
+
+
 class ContentTruncatedError(ProviderError):
     """A content download ended early or was cut: a short read is an error, never a short video."""
 

@@ -3,9 +3,10 @@
     model.py        Job, statuses, FailureCode (API text + web explanation), pure transitions
     records.py      record cache, read / write / compare-and-set update of job records
     idempotency.py  Idempotency-Key claim, replay, settle, release, expiry
-    service.py      JobService: create, refresh (shared TTL), ingest, delete
+    service.py      JobService: create, status (never waits), refresh (shared TTL), ingest, delete
     ingest.py       when a finished job's video is copied in, and what the job becomes
-    sweep.py        the sweeper: advance unfinished jobs, expire old keys
+    parallel.py     bounded parallelism with a deadline per item
+    sweep.py        the sweeper: advance unfinished jobs in parallel, expire old keys
 
 The model, records and idempotency names are imported here eagerly. The service side imports
 providers (which take their statuses from ``dreamweb.jobs.model``), so its names load on first

@@ -97,21 +97,25 @@ class IdempotencyKeys:
 
 
 def expire_idempotency_keys(records: JobRecords) -> int:
-    """Delete keys past their 24 h; the number of errors met (each logged, none raised)."""
+    """Delete keys not written for 24 h; the number of errors met (each logged, none raised).
+
+    The age comes from the listing (the object's last write: the claim, or its settling a
+    moment later), so expiring reads no record. Each delete names the generation listed:
+    a key taken over since belongs to a live request and stays.
+    """
     store = records.store
+    cutoff = records.clock() - IDEMPOTENCY_TTL
+    errors = 0
     try:
-        keys = list(store.list(layout.IDEMPOTENCY))
+        for listed in store.list_objects(layout.IDEMPOTENCY):
+            if listed.updated >= cutoff:
+                continue
+            try:
+                store.delete(listed.key, generation=listed.generation)
+            except DreamwebError as error:
+                errors += 1
+                logger.warning("sweep could not expire key", extra={"error": type(error).__name__})
     except DreamwebError as error:
         logger.warning("sweep could not list keys", extra={"error": type(error).__name__})
-        return 1
-    errors = 0
-    for key in keys:
-        try:
-            record = store.get_record(key)
-            if record and records.clock() - record.data.get("created_at", 0) > IDEMPOTENCY_TTL:
-                # Only the version read: a key taken over since belongs to a live request.
-                store.delete(key, generation=record.generation)
-        except DreamwebError as error:
-            errors += 1
-            logger.warning("sweep could not expire key", extra={"error": type(error).__name__})
+        errors += 1
     return errors

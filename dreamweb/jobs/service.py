@@ -14,11 +14,14 @@ from typing import Any
 
 from dreamweb.errors import (
     AuthenticationError,
+    CircuitOpenError,
+    DreamwebError,
     InputRejectedError,
     NotFoundError,
     PreconditionFailedError,
     ProviderError,
     ProviderNotFoundError,
+    ProviderShedError,
     QuotaExhaustedError,
     RateLimitedError,
     UpstreamUnavailableError,
@@ -37,25 +40,33 @@ from dreamweb.jobs.model import (
 from dreamweb.jobs.records import JobRecords, RecordCache
 from dreamweb.prompts import enhance_prompt
 from dreamweb.providers.base import VideoProvider
+from dreamweb.providers.guard import ProviderGuard
 from dreamweb.storage import layout
 from dreamweb.storage.base import Record, VideoStore
 
 logger = logging.getLogger("dreamweb.jobs")
 
 # Errors that prove the provider started nothing: the create can be forgotten entirely.
-NOT_STARTED = (InputRejectedError, RateLimitedError, QuotaExhaustedError, AuthenticationError)
+NOT_STARTED = (
+    InputRejectedError,
+    RateLimitedError,
+    QuotaExhaustedError,
+    AuthenticationError,
+    ProviderShedError,
+)
 
 
 def run_inline(key: str, task: Callable[[], object]) -> None:
-    """The sweeper's ``spawn``: just run the task now."""
+    """A ``spawn`` that just runs the task now (tests, tools)."""
     task()
 
 
 class JobService:
     """Domain operations on jobs.
 
-    ``spawn(key, task)`` runs ``task`` in the background (a thread pool in the web process,
-    inline in the sweeper), at most once at a time per ``key``; ``clock`` is injectable.
+    ``spawn(key, task)`` runs ``task`` in the background (the web process's thread pool),
+    at most once at a time per ``key``; ``guard`` is the process's bulkhead and circuit
+    breaker around ``provider`` (which must call through it); ``clock`` is injectable.
     """
 
     def __init__(
@@ -67,12 +78,14 @@ class JobService:
         spawn: Callable[[str, Callable[[], object]], None] | None = None,
         clock: Callable[[], float] = time.time,
         cache: RecordCache | None = None,
+        guard: ProviderGuard | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
         self.config = config
         self.spawn = spawn or run_inline
         self.clock = clock
+        self.guard = guard
         self.records = JobRecords(store, clock=clock, cache=cache)
 
     def get(self, job_id: str, *, fresh: bool = False) -> Job:
@@ -97,6 +110,10 @@ class JobService:
         and paying for — a second generation.
         """
         provider = require_provider(self.provider)
+        paused = self.provider_paused_for()
+        if paused is not None:
+            # Failing provider: answer at once, before any record, key or upstream call.
+            raise CircuitOpenError(retry_after=paused)
         job = Job(
             id=new_job_id(),
             provider=provider.name,
@@ -144,32 +161,55 @@ class JobService:
         logger.info("job created", extra={"job_id": job.id, "model": job.model})
         return job, False
 
-    # --- refresh ------------------------------------------------------------------------
+    # --- status and refresh ---------------------------------------------------------------
+
+    def status(self, job_id: str) -> Job:
+        """The stored job, at once: a status poll never waits on the provider.
+
+        When the job is due a step (a status check once per TTL window, a copy-in, giving up
+        on a dead submit), that step is handed to ``spawn`` — unless the provider is paused
+        (breaker open) or this process already has all the provider calls it allows in flight:
+        then the next poll tries again.
+        """
+        job = self.get(job_id)
+        if not self._due(job):
+            return job
+        if job.provider_job_id is not None and not self.provider_ready():
+            return job
+        self.spawn(job_id, lambda: self._refresh_logged(job_id))
+        return self.get(job_id)  # an inline spawn may have advanced it already
+
+    def provider_paused_for(self) -> float | None:
+        """Seconds the provider's circuit stays open, or ``None`` when calls may go."""
+        return None if self.guard is None else self.guard.paused_for()
+
+    def provider_ready(self) -> bool:
+        """Whether a provider call made now would go through (breaker and bulkhead)."""
+        return self.guard is None or self.guard.ready()
 
     def refresh(self, job_id: str, *, force: bool = False) -> Job:
-        """The job, advanced from the provider at most once per TTL window across processes.
-
-        Never waits for a download: a job the provider finished is handed to ``spawn`` for
-        ingest and reported as ``processing``/``storing`` until its video is stored. ``force``
-        (the sweeper, which runs rarely) checks upstream even inside the TTL window.
+        """Advance the job now, waiting for the provider and any copy-in (the background
+        pool's task, and the sweeper's): upstream at most once per TTL window across
+        processes. ``force`` (the sweeper, which runs rarely) checks even inside the window.
         """
         record = self.records.read(job_id)
         if record is None:
             raise NotFoundError(f"Job not found: {job_id}")
         job = Job.from_record(record.data)
-        if job.is_final:
-            return job  # store-first: a finished job never calls the provider again
-        if job.stage == STORING:
-            if job.ingest_retry_at and self.clock() < job.ingest_retry_at:
-                return job  # the last copy-in failed: back off instead of retrying every poll
-            return self._ingest_in_background(job_id)
-        if job.provider_job_id is None:
-            return self._abandon_if_stale(job)
-        if not (force or self._due(job)):
+        if not self._due(job, force=force):
             return job
+        paused = self.provider_paused_for()
+        if paused is not None and job.provider_job_id is not None:
+            # Refused before anything is stamped: no TTL window or copy-in attempt is spent.
+            raise CircuitOpenError(retry_after=paused)
+        if job.stage == STORING:
+            return self.ingest(job_id)
+        if job.provider_job_id is None:
+            # Its creator died mid-submit (``_due`` waited out the grace period).
+            return self.records.fail(job.id, FailureCode.SUBMIT_FAILED)
         if self.store.exists(layout.video_key(job.id)):
             # Stored by a process that died before marking the job: finish it, no upstream.
-            return self._ingest_in_background(job_id)
+            return self.ingest(job_id)
         try:
             job, record = self._claim_check(job, record)
         except PreconditionFailedError:
@@ -185,22 +225,30 @@ class JobService:
         now = self.clock()
         job = self.records.update(job.id, lambda j: apply_upstream(j, upstream, now), record)
         if job.stage == STORING:
-            return self._ingest_in_background(job_id)
+            return self.ingest(job_id)
         return job
 
-    def _ingest_in_background(self, job_id: str) -> Job:
-        self.spawn(job_id, lambda: self.ingest(job_id))
-        return self.get(job_id)  # an inline spawn may have finished it already
+    def _refresh_logged(self, job_id: str) -> None:
+        """``refresh`` as a background task: trouble is one log line, the poll goes on."""
+        try:
+            self.refresh(job_id)
+        except DreamwebError as error:
+            logger.warning(
+                "status check failed", extra={"job_id": job_id, "error": type(error).__name__}
+            )
 
-    def _abandon_if_stale(self, job: Job) -> Job:
-        """A record without a provider id: its creator died mid-submit (or is still in it)."""
-        if self.clock() - job.created_at < SUBMIT_GRACE_SECONDS:
-            return job
-        return self.records.fail(job.id, FailureCode.SUBMIT_FAILED)
-
-    def _due(self, job: Job) -> bool:
+    def _due(self, job: Job, *, force: bool = False) -> bool:
+        """Whether ``job`` has a step to take now (``force``: a status check even inside the
+        TTL window; a copy-in still waits out its backoff)."""
+        now = self.clock()
+        if job.is_final:
+            return False  # store-first: a finished job never calls the provider again
+        if job.stage == STORING:
+            return not (job.ingest_retry_at and now < job.ingest_retry_at)
+        if job.provider_job_id is None:
+            return now - job.created_at >= SUBMIT_GRACE_SECONDS
         ttl = float(self.config["STATUS_TTL_SECONDS"])
-        return job.checked_at is None or self.clock() - job.checked_at >= ttl
+        return force or job.checked_at is None or now - job.checked_at >= ttl
 
     def _claim_check(self, job: Job, record: Record) -> tuple[Job, Record]:
         """Stamp ``checked_at`` with compare-and-set: of N concurrent pollers, one wins."""

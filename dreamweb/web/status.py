@@ -1,5 +1,5 @@
-"""What a dream's status page and polling fragment show: the job as advanced now, its stage in
-words, and what to offer once it is final."""
+"""What a dream's status page and polling fragment show: the stored job, its stage in words,
+and what to offer once it is final."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app, url_for
 
 from dreamweb.delivery import video_url
-from dreamweb.errors import DreamwebError, NotFoundError, StorageError
+from dreamweb.errors import NotFoundError, StorageError
 from dreamweb.jobs import COMPLETED, FAILED, FailureCode, Job
 from dreamweb.services import services
 
@@ -28,25 +28,22 @@ def orientation(size: str) -> str:
 
 
 def current_job(job_id: str) -> tuple[Job | None, str | None]:
-    """The job advanced from the provider when due, and a notice when that was not possible.
+    """The stored job (a check with the provider, when due, runs in the background) and a
+    notice while the provider is paused or the store is not answering.
 
-    A hiccup at the provider or the store must not end the polling: the last stored state is
-    shown with a notice and the fragment keeps its trigger. ``None`` means even the stored
-    state could not be read right now.
+    Neither must end the polling: the last stored state is shown with the notice and the
+    fragment keeps its trigger. ``None`` means even the stored state could not be read now.
     """
     jobs = services().jobs
     try:
-        return jobs.refresh(job_id), None
+        job = jobs.status(job_id)
     except NotFoundError:
         raise
-    except DreamwebError as error:
-        logger.warning("status refresh failed", extra={"job_id": job_id, "error": str(error)})
-    try:
-        return jobs.get(job_id), TROUBLE_NOTICE
-    except NotFoundError:
-        raise
-    except StorageError:
+    except StorageError as error:
+        logger.warning("status read failed", extra={"job_id": job_id, "error": str(error)})
         return None, TROUBLE_NOTICE
+    paused = not job.is_final and jobs.provider_paused_for() is not None
+    return job, TROUBLE_NOTICE if paused else None
 
 
 def failure_explanation(job: Job) -> str:

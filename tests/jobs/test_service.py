@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dreamweb.errors import (
@@ -13,6 +15,7 @@ from dreamweb.jobs import (
     FailureCode,
     JobService,
 )
+from dreamweb.services import BackgroundTasks
 from dreamweb.storage import layout
 from tests.concurrency import run_at_once
 from tests.jobs.conftest import PROMPT, create, unsaved_job
@@ -60,22 +63,67 @@ def test_twenty_concurrent_pollers_share_one_upstream_check(jobs, simulator, clo
     assert simulator.counters()["retrieve"] - before == 1
 
 
-def test_progress_then_storing_then_completed(jobs, simulator, store, clock):
-    simulator.configure(render_seconds=1.0)
-    spawned: list[str] = []
+def test_a_poll_answers_from_the_record_and_hands_the_check_to_the_background(
+    jobs, simulator, store, clock
+):
+    spawned: list = []
     service = JobService(
-        store, jobs.provider, jobs.config, clock=clock, spawn=lambda key, task: spawned.append(key)
+        store, jobs.provider, jobs.config, clock=clock, spawn=lambda key, task: spawned.append(task)
     )
     job = create(service)
     simulator.complete(job.provider_job_id)
     clock.now += 10
-    job = service.refresh(job.id)
-    assert (job.status, job.stage, job.progress) == ("processing", "storing", 100)
-    assert spawned == [job.id], "the download is handed to the background, never awaited"
-    job = service.ingest(job.id)
-    assert job.status == "completed" and job.completed_at is not None
-    assert job.video_bytes == store.stat(layout.video_key(job.id)).size
+    before = simulator.counters()
+    polled = service.status(job.id)
+    assert (polled.status, polled.stage) == ("pending", "queued"), "the stored state, at once"
+    assert simulator.counters() == before, "the poll itself never calls the provider"
+    assert len(spawned) == 1
+    spawned.pop()()  # the background task: checks upstream, then copies the video in
+    assert simulator.counters()["retrieve"] == before["retrieve"] + 1
+    done = service.status(job.id)
+    assert done.status == "completed" and done.completed_at is not None
+    assert done.video_bytes == store.stat(layout.video_key(job.id)).size
     assert not store.exists(layout.active_key(job.id))
+    assert spawned == [], "a finished job has nothing left to check"
+
+
+def test_a_poll_inside_the_ttl_window_starts_nothing(jobs, store, clock):
+    spawned: list = []
+    service = JobService(
+        store, jobs.provider, jobs.config, clock=clock, spawn=lambda key, task: spawned.append(key)
+    )
+    job = create(service)
+    clock.now += 4
+    service.status(job.id)
+    assert spawned == []
+    clock.now += 1
+    service.status(job.id)
+    assert spawned == [job.id]
+
+
+def test_twenty_concurrent_polls_cost_one_upstream_get_per_window_in_the_background(
+    jobs, simulator, store, clock
+):
+    background = BackgroundTasks(4)
+    service = JobService(store, jobs.provider, jobs.config, clock=clock, spawn=background.spawn)
+    job = create(service)
+    for window in (1, 2):
+        clock.now += 5
+        before = simulator.counters()["retrieve"]
+        run_at_once(lambda: service.status(job.id), 20)
+        wait_until(lambda before=before: simulator.counters()["retrieve"] > before)
+        time.sleep(0.3)  # room for a second check, if anything would start one
+        run_at_once(lambda: service.status(job.id), 20)  # still inside this window
+        time.sleep(0.3)
+        assert simulator.counters()["retrieve"] - before == 1, f"window {window}"
+
+
+def wait_until(condition, timeout: float = 5.0) -> None:
+    """Wait for ``condition()`` to hold (the background pool works on its own time)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.02)
 
 
 def test_finished_job_never_calls_the_provider_again(jobs, simulator, clock):

@@ -72,13 +72,23 @@ def test_completed_dream_offers_dream_again_with_the_prompt(client):
     assert '<video class="portrait"' in final
 
 
-def test_status_keeps_polling_through_a_provider_outage(client, simulator):
+def test_status_keeps_polling_through_a_provider_outage(app_config, simulator):
+    # One failed check is not an outage; with the breaker open (here after one failure) the
+    # fragment shows the last state with a notice and keeps polling until the provider is back.
+    client = create_app(
+        {**app_config, "BREAKER_FAILURES": "1", "BREAKER_RESET_SECONDS": "1"}
+    ).test_client()
     job_id = start_dream(client)
     simulator.inject("retrieve", "500", count=2)  # the first attempt and its one retry
-    fragment = client.get(f"/dreams/{job_id}/status", headers=HTMX)
-    assert fragment.status_code == 200
-    text = fragment.get_data(as_text=True)
+    deadline = time.monotonic() + 5
+    text = ""
+    while "trouble reaching" not in text and time.monotonic() < deadline:
+        fragment = client.get(f"/dreams/{job_id}/status", headers=HTMX)
+        assert fragment.status_code == 200
+        text = fragment.get_data(as_text=True)
+        time.sleep(0.05)
     assert "trouble reaching the dream machine" in text and "hx-trigger" in text
+    assert status_of(text) == "pending"
     final, _ = poll_until_final(client, job_id)
     assert status_of(final) == "completed"
 
