@@ -7,9 +7,6 @@ with the ``path`` converter so that ``..``, ``%2F`` and friends reach the valida
 
 from __future__ import annotations
 
-import functools
-import json
-from importlib import resources
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -18,14 +15,16 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
 from dreamweb.extensions import create_limit
+from dreamweb.job_status import status_document, with_callback_state
 from dreamweb.jobs import Job, iso
-from dreamweb.providers.base import COMPLETED, FAILED
+from dreamweb.openapi import openapi_document
 from dreamweb.services import services
 from dreamweb.validators import (
     parse_create_request,
     validate_idempotency_key,
     validate_job_id,
 )
+from dreamweb.webhooks.hooks import check_callback_request, register_callback
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -42,13 +41,19 @@ def create_video() -> tuple[Response, int, dict[str, str]]:
         default_seconds=config["VIDEO_SECONDS"],
         default_size=config["VIDEO_SIZE"],
     )
-    job, replayed = services().jobs.create(
+    if wanted.callback_url is not None:
+        check_callback_request(wanted.callback_url, config)
+    jobs = services().jobs
+    job, replayed = jobs.create(
         wanted.prompt,
         seconds=wanted.seconds,
         size=wanted.size,
         idempotency_key=validate_idempotency_key(request.headers.get("Idempotency-Key")),
         client=request.remote_addr or "",
     )
+    if wanted.callback_url is not None and not replayed:
+        download = url_for("api.get_video", job_id=job.id, _external=True)
+        register_callback(jobs, job.id, wanted.callback_url, download)
     headers = {"Location": url_for("api.video_status", job_id=job.id, _external=True)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -85,15 +90,9 @@ def video_status(job_id: str) -> Response:
 
 
 def status_payload(job: Job) -> dict[str, Any]:
-    """The status document for ``job`` (pending/processing, completed or failed shape)."""
-    payload: dict[str, Any] = {"jobId": job.id, "status": job.status}
-    if job.status == COMPLETED:
-        payload.update(videoUrl=video_url(job.id, inline=False), completedAt=iso(job.completed_at))
-    elif job.status == FAILED:
-        payload["error"] = job.error
-    else:
-        payload.update(progress=job.progress, stage=job.stage)
-    return payload
+    """The status document for ``job``, with its callback's delivery state when it has one."""
+    document = status_document(job, lambda: video_url(job.id, inline=False))
+    return with_callback_state(document, job)
 
 
 @bp.route("/get-video/<path:job_id>", methods=["GET", "HEAD"])
@@ -108,14 +107,8 @@ def get_video(job_id: str) -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document of this API."""
-    return jsonify(openapi_document())
-
-
-@functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The packaged ``openapi.json``, read once per process."""
-    return json.loads(resources.files("dreamweb").joinpath("openapi.json").read_text())
+    """The OpenAPI 3.1 document of this API, as this server is configured."""
+    return jsonify(openapi_document(current_app.config))
 
 
 @bp.after_request

@@ -1,8 +1,9 @@
 """Typed errors shared by every layer.
 
 Plain exceptions, no Flask: the domain modules raise them and ``dreamweb.error_handlers`` turns
-them into ``{"error": ...}`` responses. Each class carries the HTTP status a client should see and
-a ``public_message`` that is safe to show (no secrets, no upstream internals).
+them into ``{"error": ..., "code": ...}`` responses. Each class carries the HTTP status a client
+should see, a ``public_message`` that is safe to show (no secrets, no upstream internals) and a
+stable ``code`` from ``dreamweb.error_codes``.
 """
 
 from __future__ import annotations
@@ -21,17 +22,21 @@ class DreamwebError(Exception):
     """Base of every error a request can end with."""
 
     status: int = 500
+    code = "internal_error"
     default_message = "Internal server error"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         super().__init__(message or self.default_message)
         self.public_message = message or self.default_message
+        if code is not None:
+            self.code = code
 
 
 class ValidationError(DreamwebError):
     """The client sent something we refuse before doing any work."""
 
     status = 400
+    code = "invalid_request"
     default_message = "Invalid request"
 
 
@@ -39,6 +44,7 @@ class UnsupportedMediaTypeError(DreamwebError):
     """The body is not ``application/json``."""
 
     status = 415
+    code = "unsupported_media_type"
     default_message = "Invalid request: Content-Type must be application/json"
 
 
@@ -46,6 +52,7 @@ class NotFoundError(DreamwebError):
     """The thing asked for does not exist (or is not the client's to see)."""
 
     status = 404
+    code = "not_found"
     default_message = "Not found"
 
 
@@ -53,6 +60,7 @@ class ConflictError(DreamwebError):
     """The same request is already being handled; try again shortly (409, ``Retry-After``)."""
 
     status = 409
+    code = "idempotency_conflict"
     default_message = "A request with this Idempotency-Key is still in progress"
     retry_after = 2
 
@@ -60,8 +68,8 @@ class ConflictError(DreamwebError):
 class ReplayedError(DreamwebError):
     """The first answer to an idempotent request was an error: answer it again, verbatim."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, status: int, code: str) -> None:
+        super().__init__(message, code=code)
         self.status = status
 
 
@@ -69,6 +77,7 @@ class NotConfiguredError(DreamwebError):
     """A feature needs configuration this deployment does not have."""
 
     status = 503
+    code = "not_configured"
     default_message = "Video creation is not configured on this server"
 
 
@@ -79,6 +88,7 @@ class ProviderError(DreamwebError):
     """The video provider failed; subclasses say how, so callers can act."""
 
     status = 502
+    code = "provider_unavailable"
     default_message = "The video provider failed"
 
     def __init__(
@@ -97,6 +107,7 @@ class RateLimitedError(ProviderError):
     """The provider asked us to slow down; ``retry_after`` is in seconds when it said."""
 
     status = 503
+    code = "provider_rate_limited"
     default_message = "The video provider is busy; try again shortly"
 
     def __init__(
@@ -110,6 +121,7 @@ class QuotaExhaustedError(ProviderError):
     """The provider account has no quota left. Retrying does not help."""
 
     status = 503
+    code = "provider_quota_exhausted"
     default_message = "The video provider's quota is exhausted"
 
 
@@ -117,6 +129,7 @@ class InputRejectedError(ProviderError):
     """The provider refused the request's input (400); the message is the provider's own."""
 
     status = 400
+    code = "provider_rejected"
     default_message = "The video provider rejected the request"
 
 
@@ -124,6 +137,7 @@ class AuthenticationError(ProviderError):
     """The provider rejected our credentials (401/403). Never echo the key."""
 
     status = 502
+    code = "provider_auth_failed"
     default_message = "The video provider rejected this server's credentials"
 
 
@@ -155,6 +169,7 @@ class StorageError(DreamwebError):
     """The video store failed. Never leaves a partial object behind."""
 
     status = 503
+    code = "storage_unavailable"
     default_message = "Video storage is unavailable"
 
 
@@ -162,6 +177,7 @@ class ObjectNotFoundError(StorageError):
     """No object under that key."""
 
     status = 404
+    code = "not_found"
     default_message = "Not found"
 
 
@@ -169,6 +185,7 @@ class PreconditionFailedError(StorageError):
     """A create-only or compare-and-set write lost to another writer."""
 
     status = 409
+    code = "conflict"
     default_message = "Another writer changed this object first"
 
 

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from dreamweb.error_codes import replayed_code  # API13
 from dreamweb.errors import (
     AuthenticationError,
     ConflictError,
@@ -52,6 +53,7 @@ from dreamweb.providers.base import (
 from dreamweb.storage import layout
 from dreamweb.storage.base import Record, VideoStore
 from dreamweb.storage.ingest import IngestOutcome, ingest_video
+from dreamweb.webhooks.hooks import deliver_callback, sweep_callbacks  # API13
 
 logger = logging.getLogger("dreamweb.jobs")
 
@@ -132,6 +134,7 @@ class Job:
     thumbnail: bool = False
     ingest_failures: int = 0
     ingest_retry_at: float | None = None
+    callback: dict[str, Any] | None = None  # API13: webhook delivery state (dreamweb.webhooks)
 
     @property
     def is_final(self) -> bool:
@@ -229,7 +232,10 @@ class IdempotencyKeys:
             generation = existing.generation if existing else None
             return None, store.put_record(self.key, body, generation=generation)
         if existing.data["fingerprint"] != body["fingerprint"]:
-            raise ValidationError("Idempotency-Key was already used with a different request")
+            raise ValidationError(
+                "Idempotency-Key was already used with a different request",
+                code="idempotency_key_reused",  # API13: error code
+            )
         return self._replay(existing.data), None
 
     def _reclaimable(self, data: dict[str, Any], now: float) -> bool:
@@ -241,7 +247,7 @@ class IdempotencyKeys:
 
     def _replay(self, data: dict[str, Any]) -> Job:
         if data["state"] == "failed":
-            raise ReplayedError(data["error"], data["status"])
+            raise ReplayedError(data["error"], data["status"], replayed_code(data))  # API13
         if data["state"] == "in_flight":
             raise ConflictError()
         return self.jobs.get(data["job_id"])
@@ -250,7 +256,7 @@ class IdempotencyKeys:
         """Record the outcome the client was given."""
         data = dict(claim.data, state="done" if error is None else "failed")
         if error is not None:
-            data.update(error=error.public_message, status=error.status)
+            data.update(error=error.public_message, status=error.status, code=error.code)  # API13
         self.jobs.store.put_record(self.key, data, generation=claim.generation)
 
     def release(self, claim: Record) -> None:
@@ -547,6 +553,7 @@ class JobService:
             stored += job.status == COMPLETED
             failed += job.status == FAILED
         self._sweep_idempotency_keys()
+        sweep_callbacks(self)  # API13: retry due webhooks
         return SweepReport(examined, stored, failed, errors)
 
     def _sweep_one(self, job_id: str) -> Job:
@@ -616,6 +623,9 @@ class JobService:
                 )
                 if after.is_final:
                     self.store.delete(layout.active_key(job_id))
+                    self.spawn(
+                        f"callback:{job_id}", lambda: deliver_callback(self, job_id)
+                    )  # API13
             return after
         raise PreconditionFailedError(f"job {job_id} kept changing under us")
 

@@ -17,6 +17,7 @@ from dreamweb.storage.layout import is_job_id
 
 PROMPT_MIN, PROMPT_MAX = 10, 500
 IDEMPOTENCY_KEY_MAX = 255
+CALLBACK_URL_MAX = 2048
 _WHITESPACE_RUN = re.compile(r"\s+")
 # Control (Cc) and invisible format (Cf: zero-width, bidi overrides, BOM) characters, plus
 # unassigned/private/surrogate code points, never reach the provider.
@@ -30,6 +31,7 @@ class CreateRequest:
     prompt: str
     seconds: str
     size: str
+    callback_url: str | None = None
 
 
 def sanitize_prompt(text: str) -> str:
@@ -45,17 +47,25 @@ def sanitize_prompt(text: str) -> str:
 
 
 def validate_prompt(value: Any) -> str:
-    """The sanitized prompt, or ``ValidationError``."""
+    """The sanitized prompt, or ``ValidationError``.
+
+    The upper bound applies to the text as sent (sanitizing can only shrink it, so it holds
+    after too, and the OpenAPI ``maxLength`` is exact); the lower bound to what is left after
+    sanitizing (fewer than ``PROMPT_MIN`` characters sent can never pass, hence ``minLength``).
+    """
     if value is None:
-        raise ValidationError("Invalid prompt: prompt is required")
+        raise ValidationError("Invalid prompt: prompt is required", code="invalid_prompt")
     if not isinstance(value, str):
-        raise ValidationError("Invalid prompt: must be a string")
+        raise ValidationError("Invalid prompt: must be a string", code="invalid_prompt")
     prompt = sanitize_prompt(value)
     if not prompt:
-        raise ValidationError("Invalid prompt: must not be empty or only whitespace")
-    if not PROMPT_MIN <= len(prompt) <= PROMPT_MAX:
         raise ValidationError(
-            f"Invalid prompt: must be between {PROMPT_MIN} and {PROMPT_MAX} characters"
+            "Invalid prompt: must not be empty or only whitespace", code="invalid_prompt"
+        )
+    if len(value) > PROMPT_MAX or len(prompt) < PROMPT_MIN:
+        raise ValidationError(
+            f"Invalid prompt: must be between {PROMPT_MIN} and {PROMPT_MAX} characters",
+            code="invalid_prompt",
         )
     return prompt
 
@@ -68,7 +78,31 @@ def validate_choice(name: str, value: Any, allowed: Sequence[str], default: str)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or value not in allowed:
-        raise ValidationError(f"Invalid {name}: must be one of {', '.join(allowed)}")
+        raise ValidationError(
+            f"Invalid {name}: must be one of {', '.join(allowed)}", code=f"invalid_{name}"
+        )
+    return value
+
+
+def body_choice(body: dict[str, Any], name: str, allowed: Sequence[str], default: str) -> str:
+    """``body[name]`` by ``validate_choice``; an explicit ``null`` is refused, not defaulted
+    (the OpenAPI document says the field is a string or number, never null)."""
+    if name in body and body[name] is None:
+        validate_choice(name, "", allowed, default)  # raises the field's usual message
+    return validate_choice(name, body.get(name), allowed, default)
+
+
+def validate_callback_field(body: dict[str, Any]) -> str | None:
+    """The ``callbackUrl`` string if one was sent (its address is checked by the webhooks
+    module, which needs the network and the configuration)."""
+    if "callbackUrl" not in body:
+        return None
+    value = body["callbackUrl"]
+    if not isinstance(value, str) or not 0 < len(value) <= CALLBACK_URL_MAX:
+        raise ValidationError(
+            f"Invalid callbackUrl: must be a URL of at most {CALLBACK_URL_MAX} characters",
+            code="invalid_callback_url",
+        )
     return value
 
 
@@ -80,13 +114,15 @@ def parse_create_request(
     default_seconds: str,
     default_size: str,
 ) -> CreateRequest:
-    """Validate a create-video body; fields other than prompt/seconds/size are ignored."""
+    """Validate a create-video body; fields other than prompt/seconds/size/callbackUrl are
+    ignored."""
     if not isinstance(body, dict):
         raise ValidationError("Invalid request: body must be a JSON object")
     return CreateRequest(
         prompt=validate_prompt(body.get("prompt")),
-        seconds=validate_choice("seconds", body.get("seconds"), allowed_seconds, default_seconds),
-        size=validate_choice("size", body.get("size"), allowed_sizes, default_size),
+        seconds=body_choice(body, "seconds", allowed_seconds, default_seconds),
+        size=body_choice(body, "size", allowed_sizes, default_size),
+        callback_url=validate_callback_field(body),
     )
 
 
@@ -94,7 +130,8 @@ def validate_job_id(value: Any) -> str:
     """``value`` if it is a dreamweb job id (``video_`` + letters/digits, 10–50 characters)."""
     if not is_job_id(value):
         raise ValidationError(
-            "Invalid job ID: must be 'video_' followed by letters or digits, 10-50 characters"
+            "Invalid job ID: must be 'video_' followed by letters or digits, 10-50 characters",
+            code="invalid_job_id",
         )
     return value
 
@@ -104,5 +141,8 @@ def validate_idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not 0 < len(value) <= IDEMPOTENCY_KEY_MAX or not all(33 <= ord(c) <= 126 for c in value):
-        raise ValidationError("Invalid Idempotency-Key: must be 1-255 visible ASCII characters")
+        raise ValidationError(
+            "Invalid Idempotency-Key: must be 1-255 visible ASCII characters",
+            code="invalid_idempotency_key",
+        )
     return value
