@@ -33,9 +33,6 @@ ERROR_CODES: dict[str, ErrorCode] = {
         400, "callbackUrl is not an allowed https URL, or its host is not a public address"
     ),
     "invalid_idempotency_key": ErrorCode(400, "Idempotency-Key is not 1-255 visible ASCII"),
-    "idempotency_key_reused": ErrorCode(
-        400, "This Idempotency-Key was already used with a different request body"
-    ),
     "invalid_job_id": ErrorCode(400, "The job id is not `video_` + 4-44 letters or digits"),
     "provider_rejected": ErrorCode(400, "The video provider refused the request's input"),
     "unauthorized": ErrorCode(
@@ -45,6 +42,9 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "method_not_allowed": ErrorCode(405, "The path does not answer this method (see Allow)"),
     "idempotency_conflict": ErrorCode(
         409, "A request with this Idempotency-Key is still in progress: retry after Retry-After"
+    ),
+    "idempotency_key_reused": ErrorCode(
+        409, "This Idempotency-Key was already used with a different request body"
     ),
     "conflict": ErrorCode(409, "The job kept changing under this request: retry it"),
     "payload_too_large": ErrorCode(413, "The body is larger than the server accepts"),

@@ -40,6 +40,15 @@ class ValidationError(DreamwebError):
     default_message = "Invalid request"
 
 
+class IdempotencyKeyReusedError(ValidationError):
+    """The Idempotency-Key was already used with a different body: a conflict with what the
+    server holds (409, no Retry-After: waiting does not help), not a malformed request."""
+
+    status = 409
+    code = "idempotency_key_reused"
+    default_message = "Idempotency-Key was already used with a different request"
+
+
 class UnsupportedMediaTypeError(DreamwebError):
     """The body is not ``application/json``."""
 

@@ -29,6 +29,7 @@ from dreamweb.errors import (
     AuthenticationError,
     ConflictError,
     DreamwebError,
+    IdempotencyKeyReusedError,
     InputRejectedError,
     NotConfiguredError,
     NotFoundError,
@@ -232,10 +233,7 @@ class IdempotencyKeys:
             generation = existing.generation if existing else None
             return None, store.put_record(self.key, body, generation=generation)
         if existing.data["fingerprint"] != body["fingerprint"]:
-            raise ValidationError(
-                "Idempotency-Key was already used with a different request",
-                code="idempotency_key_reused",  # API13: error code
-            )
+            raise IdempotencyKeyReusedError()  # API13: 409 idempotency_key_reused (was a 400)
         return self._replay(existing.data), None
 
     def _reclaimable(self, data: dict[str, Any], now: float) -> bool:

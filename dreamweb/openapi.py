@@ -18,7 +18,7 @@ from typing import Any
 
 from dreamweb.error_codes import http_codes, job_codes
 from dreamweb.storage.layout import JOB_ID_MAX, JOB_ID_MIN, JOB_ID_PATTERN
-from dreamweb.validators import CALLBACK_URL_MAX, PROMPT_MAX, PROMPT_MIN
+from dreamweb.validators import CALLBACK_URL_MAX, PROMPT_MAX, PROMPT_MIN, prompt_pattern
 
 
 @functools.cache
@@ -37,7 +37,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
     schemas["ErrorCode"]["enum"] = http_codes()
     schemas["JobErrorCode"]["enum"] = job_codes()
     request = schemas["CreateVideoRequest"]["properties"]
-    request["prompt"].update(minLength=PROMPT_MIN, maxLength=PROMPT_MAX)
+    request["prompt"].update(minLength=PROMPT_MIN, maxLength=PROMPT_MAX, pattern=prompt_pattern())
     seconds = list(config["VIDEO_ALLOWED_SECONDS"])
     # Whole numbers are accepted for seconds as well as their strings ("8" and 8).
     request["seconds"]["enum"] = seconds + [int(value) for value in seconds]

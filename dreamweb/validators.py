@@ -6,9 +6,10 @@ Pure functions: they take plain values and either return the cleaned value or ra
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,10 @@ IDEMPOTENCY_KEY_MAX = 255
 CALLBACK_URL_MAX = 2048
 _WHITESPACE_RUN = re.compile(r"\s+")
 # Control (Cc) and invisible format (Cf: zero-width, bidi overrides, BOM) characters, plus
-# unassigned/private/surrogate code points, never reach the provider.
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+# private-use and surrogate code points, never reach the provider. Unassigned code points (Cn)
+# pass: they are neither controls nor formatting, a newer Unicode may assign them, and leaving
+# them out keeps the rule small enough to state in the OpenAPI document (``prompt_pattern``).
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,10 @@ class CreateRequest:
 def sanitize_prompt(text: str) -> str:
     """NFC-normalize, turn whitespace controls into spaces, drop other control and invisible
     format characters, collapse whitespace runs and trim."""
-    text = unicodedata.normalize("NFC", text)
+    return _clean(unicodedata.normalize("NFC", text))
+
+
+def _clean(text: str) -> str:
     text = "".join(
         " " if char.isspace() else char
         for char in text
@@ -46,12 +52,63 @@ def sanitize_prompt(text: str) -> str:
     return _WHITESPACE_RUN.sub(" ", text).strip()
 
 
+def counted_length(text: str) -> int:
+    """The length the prompt's minimum applies to: ``text`` cleaned like ``sanitize_prompt``
+    but before NFC composition (so that ``prompt_pattern`` can state the rule exactly)."""
+    return len(_clean(text))
+
+
+def _is_dropped(char: str) -> bool:
+    return not char.isspace() and unicodedata.category(char) in _DROPPED_CATEGORIES
+
+
+def _class_body(predicate: Callable[[str], bool]) -> str:
+    """Regex character-class ranges of every code point matching ``predicate``."""
+    ranges, start = [], None
+    for point in range(0x110001):
+        inside = point <= 0x10FFFF and not 0xD800 <= point <= 0xDFFF and predicate(chr(point))
+        if inside and start is None:
+            start = point
+        elif not inside and start is not None:
+            ranges.append((start, point - 1))
+            start = None
+    return "".join(
+        _class_char(low) if low == high else f"{_class_char(low)}-{_class_char(high)}"
+        for low, high in ranges
+    )
+
+
+def _class_char(point: int) -> str:
+    # BMP as \uXXXX (ECMA-262 and Python agree); beyond it the character itself.
+    return f"\\u{point:04x}" if point <= 0xFFFF else chr(point)
+
+
+@functools.cache
+def prompt_pattern() -> str:
+    """A regular expression that matches exactly the prompts long enough for ``validate_prompt``
+    (``counted_length >= PROMPT_MIN``), for the OpenAPI document. Built from this Python's
+    Unicode database, the same one the sanitizer uses.
+
+    Kept characters count one each; a run of whitespace (with dropped characters in it) counts
+    one when a kept character follows it (runs collapse to a space, the ends are trimmed);
+    dropped characters count nothing.
+    """
+    dropped_ranges, space_ranges = _class_body(_is_dropped), _class_body(str.isspace)
+    space, dropped = f"[{space_ranges}]", f"[{dropped_ranges}]"
+    kept = f"[^{dropped_ranges}{space_ranges}]"
+    skip = f"(?:{space}|{dropped})"
+    token = f"(?:{kept}{dropped}*|{space}{skip}*(?={kept}))"
+    return f"^{skip}*{kept}{dropped}*{token}{{{PROMPT_MIN - 1}}}"
+
+
 def validate_prompt(value: Any) -> str:
     """The sanitized prompt, or ``ValidationError``.
 
-    The upper bound applies to the text as sent (sanitizing can only shrink it, so it holds
-    after too, and the OpenAPI ``maxLength`` is exact); the lower bound to what is left after
-    sanitizing (fewer than ``PROMPT_MIN`` characters sent can never pass, hence ``minLength``).
+    The upper bound applies to the text as sent (so the OpenAPI ``maxLength`` is exact: a
+    bound on the sanitized text could not be stated in a schema, since sanitizing shrinks it);
+    the lower bound to what is left after sanitizing (``counted_length``: fewer than
+    ``PROMPT_MIN`` characters sent can never pass, hence ``minLength``, and ``prompt_pattern``
+    states the rest).
     """
     if value is None:
         raise ValidationError("Invalid prompt: prompt is required", code="invalid_prompt")
@@ -62,7 +119,7 @@ def validate_prompt(value: Any) -> str:
         raise ValidationError(
             "Invalid prompt: must not be empty or only whitespace", code="invalid_prompt"
         )
-    if len(value) > PROMPT_MAX or len(prompt) < PROMPT_MIN:
+    if len(value) > PROMPT_MAX or counted_length(value) < PROMPT_MIN:
         raise ValidationError(
             f"Invalid prompt: must be between {PROMPT_MIN} and {PROMPT_MAX} characters",
             code="invalid_prompt",
