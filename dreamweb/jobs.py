@@ -40,7 +40,6 @@ from dreamweb.errors import (
     RateLimitedError,
     ReplayedError,
     UpstreamUnavailableError,
-    ValidationError,
 )
 from dreamweb.prompts import enhance_prompt
 from dreamweb.providers.base import (
