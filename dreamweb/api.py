@@ -7,9 +7,6 @@ with the ``path`` converter so that ``..``, ``%2F`` and friends reach the valida
 
 from __future__ import annotations
 
-import functools
-import json
-from importlib import resources
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -18,13 +15,16 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
 from dreamweb.extensions import create_limit
-from dreamweb.jobs import COMPLETED, FAILED, Job, iso
+from dreamweb.job_status import status_document, with_callback_state
+from dreamweb.jobs import Job, iso
+from dreamweb.openapi import openapi_document
 from dreamweb.services import services
 from dreamweb.validators import (
     parse_create_request,
     validate_idempotency_key,
     validate_job_id,
 )
+from dreamweb.webhooks.hooks import check_callback_request, register_callback
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -46,13 +46,19 @@ def create_video() -> tuple[Response, int, dict[str, str]]:
         default_seconds=config["VIDEO_SECONDS"],
         default_size=config["VIDEO_SIZE"],
     )
-    job, replayed = services().jobs.create(
+    if wanted.callback_url is not None:
+        check_callback_request(wanted.callback_url, config)
+    jobs = services().jobs
+    job, replayed = jobs.create(
         wanted.prompt,
         seconds=wanted.seconds,
         size=wanted.size,
         idempotency_key=validate_idempotency_key(request.headers.get("Idempotency-Key")),
         client=request.remote_addr or "",
     )
+    if wanted.callback_url is not None and not replayed:
+        download = url_for("api.get_video", job_id=job.id, _external=True)
+        register_callback(jobs, job.id, wanted.callback_url, download)
     headers = {"Location": url_for("api.video_status", job_id=job.id, _external=True)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -92,18 +98,12 @@ def video_status(job_id: str) -> Response:
 
 
 def status_payload(job: Job, *, provider_paused: bool = False) -> dict[str, Any]:
-    """The status document for ``job`` (pending/processing, completed or failed shape); a
+    """The status document for ``job``, with its callback's delivery state when it has one; a
     running job gets a ``notice`` while the provider is paused (its state may be behind)."""
-    payload: dict[str, Any] = {"jobId": job.id, "status": job.status}
-    if job.status == COMPLETED:
-        payload.update(videoUrl=video_url(job.id, inline=False), completedAt=iso(job.completed_at))
-    elif job.status == FAILED:
-        payload["error"] = job.error
-    else:
-        payload.update(progress=job.progress, stage=job.stage)
-        if provider_paused:
-            payload["notice"] = PROVIDER_PAUSED_NOTICE
-    return payload
+    document = status_document(job, lambda: video_url(job.id, inline=False))
+    if provider_paused and not job.is_final:
+        document["notice"] = PROVIDER_PAUSED_NOTICE
+    return with_callback_state(document, job)
 
 
 @bp.route("/get-video/<path:job_id>", methods=["GET", "HEAD"])
@@ -118,14 +118,8 @@ def get_video(job_id: str) -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document of this API."""
-    return jsonify(openapi_document())
-
-
-@functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The packaged ``openapi.json``, read once per process."""
-    return json.loads(resources.files("dreamweb").joinpath("openapi.json").read_text())
+    """The OpenAPI 3.1 document of this API, as this server is configured."""
+    return jsonify(openapi_document(current_app.config))
 
 
 @bp.after_request

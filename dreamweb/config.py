@@ -18,6 +18,7 @@ from limits import parse_many
 
 from dreamweb.errors import ConfigError
 from dreamweb.providers import PROVIDERS, capabilities_for, check_settings, default_model
+from dreamweb.webhooks.signing import parse_secret
 
 OPENAI_HOST = "api.openai.com"
 ENVIRONMENTS = ("production", "development", "demo")
@@ -179,6 +180,15 @@ def _rate_limit(value: Any) -> str:
     return text
 
 
+def _webhook_secret(value: Any) -> str | None:
+    text = _optional_text(value)
+    return parse_secret(text) if text else None
+
+
+def _host_list(value: Any) -> list[str]:
+    return [host.lower() for host in _comma_list(value)]
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its default (``None``: unset) and how to parse it."""
@@ -243,6 +253,13 @@ SETTINGS: dict[str, Setting] = {
     "SESSION_COOKIE_SECURE": Setting(None, _boolean),
     # The history lives in the signed session cookie: past ~140 ids it passes 4 KB.
     "HISTORY_SIZE": Setting("20", _integer(1, 100)),
+    # Completion webhooks (dreamweb.webhooks).
+    "WEBHOOK_SECRET": Setting(None, _webhook_secret),
+    "WEBHOOK_ALLOWED_HOSTS": Setting("", _host_list),
+    "WEBHOOK_ALLOW_PRIVATE_HOSTS": Setting("false", _boolean),
+    "WEBHOOK_TIMEOUT_SECONDS": Setting("5", _number(0.1, 30)),
+    "WEBHOOK_RETRY_FIRST_SECONDS": Setting("30", _number(0.01, 3600)),
+    "WEBHOOK_MAX_ATTEMPTS": Setting("10", _integer(1, 30)),
 }
 
 DEV_SECRET_KEY = "dreamweb-development-only-secret"
@@ -296,6 +313,10 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         under_gunicorn = "gunicorn" in os.environ.get("SERVER_SOFTWARE", "")
         production = settings["DREAMWEB_ENV"] == "production"
         settings["LOG_FORMAT"] = "json" if under_gunicorn or production else "text"
+    if settings["WEBHOOK_ALLOW_PRIVATE_HOSTS"] and settings["DREAMWEB_ENV"] == "production":
+        raise ConfigError(
+            "WEBHOOK_ALLOW_PRIVATE_HOSTS", "must not be true in production (tests only: unsafe)"
+        )
     if settings["SESSION_COOKIE_SECURE"] is None:
         settings["SESSION_COOKIE_SECURE"] = settings["DREAMWEB_ENV"] == "production"
 

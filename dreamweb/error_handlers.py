@@ -1,6 +1,7 @@
 """Turn every error into the answer the client can read: JSON under ``/api``, a page elsewhere.
 
-The JSON shape is always ``{"error": "<human text>"}``. Nothing here ever renders a traceback
+The JSON shape is always ``{"error": "<human text>", "code": "<stable code>"}`` (codes:
+``dreamweb.error_codes``). Nothing here ever renders a traceback
 or an exception's internals; unexpected errors are logged with their stack and answered with a
 generic 500.
 """
@@ -14,6 +15,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
+from dreamweb.error_codes import code_for_status
 from dreamweb.errors import DreamwebError
 from dreamweb.extensions import rate_limit_retry_after
 
@@ -58,10 +60,15 @@ def error_page(message: str, status: int, *, retry_url: str | None = None) -> Re
     return Response(body, status=status, mimetype="text/html")
 
 
-def error_response(message: str, status: int, *, retry_after: float | None = None) -> Response:
-    """An error in the form the client wants, with ``Retry-After`` when one is known."""
+def error_response(
+    message: str, status: int, *, retry_after: float | None = None, code: str | None = None
+) -> Response:
+    """An error in the form the client wants, with ``Retry-After`` when one is known.
+
+    ``code`` defaults to the generic code of ``status``.
+    """
     if wants_json():
-        response = jsonify(error=message)
+        response = jsonify(error=message, code=code or code_for_status(status))
         response.status_code = status
     else:
         response = error_page(message, status)
@@ -91,7 +98,9 @@ def init_app(app: Flask) -> None:
                 type(error).__name__,
                 extra={"error": error.public_message, "path": request.path},
             )
-        return error_response(error.public_message, error.status, retry_after=error.retry_after)
+        return error_response(
+            error.public_message, error.status, retry_after=error.retry_after, code=error.code
+        )
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(error: RateLimitExceeded) -> Response:

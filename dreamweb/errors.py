@@ -1,8 +1,9 @@
 """Typed errors shared by every layer.
 
 Plain exceptions, no Flask: the domain modules raise them and ``dreamweb.error_handlers`` turns
-them into ``{"error": ...}`` responses. Each class carries the HTTP status a client should see and
-a ``public_message`` that is safe to show (no secrets, no upstream internals).
+them into ``{"error": ..., "code": ...}`` responses. Each class carries the HTTP status a client
+should see, a ``public_message`` that is safe to show (no secrets, no upstream internals) and a
+stable ``code`` from ``dreamweb.error_codes``.
 """
 
 from __future__ import annotations
@@ -26,25 +27,39 @@ class DreamwebError(Exception):
     """
 
     status: int = 500
+    code = "internal_error"
     default_message = "Internal server error"
     retry_after: float | None = None
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         super().__init__(message or self.default_message)
         self.public_message = message or self.default_message
+        if code is not None:
+            self.code = code
 
 
 class ValidationError(DreamwebError):
     """The client sent something we refuse before doing any work."""
 
     status = 400
+    code = "invalid_request"
     default_message = "Invalid request"
+
+
+class IdempotencyKeyReusedError(ValidationError):
+    """The Idempotency-Key was already used with a different body: a conflict with what the
+    server holds (409, no Retry-After: waiting does not help), not a malformed request."""
+
+    status = 409
+    code = "idempotency_key_reused"
+    default_message = "Idempotency-Key was already used with a different request"
 
 
 class UnsupportedMediaTypeError(DreamwebError):
     """The body is not ``application/json``."""
 
     status = 415
+    code = "unsupported_media_type"
     default_message = "Invalid request: Content-Type must be application/json"
 
 
@@ -52,6 +67,7 @@ class NotFoundError(DreamwebError):
     """The thing asked for does not exist (or is not the client's to see)."""
 
     status = 404
+    code = "not_found"
     default_message = "Not found"
 
 
@@ -59,6 +75,7 @@ class ConflictError(DreamwebError):
     """The same request is already being handled; try again shortly (409, ``Retry-After``)."""
 
     status = 409
+    code = "idempotency_conflict"
     default_message = "A request with this Idempotency-Key is still in progress"
     retry_after = 2
 
@@ -66,8 +83,8 @@ class ConflictError(DreamwebError):
 class ReplayedError(DreamwebError):
     """The first answer to an idempotent request was an error: answer it again, verbatim."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, status: int, code: str) -> None:
+        super().__init__(message, code=code)
         self.status = status
 
 
@@ -75,6 +92,7 @@ class NotConfiguredError(DreamwebError):
     """A feature needs configuration this deployment does not have."""
 
     status = 503
+    code = "not_configured"
     default_message = "Video creation is not configured on this server"
 
 
@@ -85,6 +103,7 @@ class ProviderError(DreamwebError):
     """The video provider failed; subclasses say how, so callers can act."""
 
     status = 502
+    code = "provider_unavailable"
     default_message = "The video provider failed"
 
     def __init__(
@@ -104,6 +123,7 @@ class RateLimitedError(ProviderError):
     ``DEFAULT_RETRY_AFTER`` seconds when it did not say."""
 
     status = 503
+    code = "provider_rate_limited"
     default_message = "The video provider is busy; try again shortly"
     DEFAULT_RETRY_AFTER = 30.0
 
@@ -118,6 +138,7 @@ class QuotaExhaustedError(ProviderError):
     """The provider account has no quota left. Retrying does not help."""
 
     status = 503
+    code = "provider_quota_exhausted"
     default_message = "The video provider's quota is exhausted"
 
 
@@ -125,13 +146,25 @@ class InputRejectedError(ProviderError):
     """The provider refused the request's input (400); the message is the provider's own."""
 
     status = 400
+    code = "provider_rejected"
     default_message = "The video provider rejected the request"
+
+
+class ContentPolicyError(InputRejectedError):
+    """The provider refused the prompt under its content policy (moderation), at create time.
+
+    Nothing was started; the client must reword the dream, so it gets its own code.
+    """
+
+    code = "content_policy"
+    default_message = "The video provider refused the prompt under its content policy"
 
 
 class AuthenticationError(ProviderError):
     """The provider rejected our credentials (401/403). Never echo the key."""
 
     status = 502
+    code = "provider_auth_failed"
     default_message = "The video provider rejected this server's credentials"
 
 
@@ -143,6 +176,7 @@ class ProviderNotConfiguredError(AuthenticationError):
     """
 
     status = 503
+    code = "not_configured"
     default_message = "Video creation is not configured on this server"
 
 
@@ -150,6 +184,7 @@ class OutOfCreditsError(QuotaExhaustedError):
     """The provider account has no credits left (OpenRouter's 402): 503 until topped up."""
 
     status = 503
+    code = "provider_out_of_credits"
     default_message = "The video provider is out of credits; try again later"
 
 
@@ -171,6 +206,7 @@ class ProviderShedError(ProviderError):
     """dreamweb did not call the provider at all (so nothing was started): 503 with a wait."""
 
     status = 503
+    code = "provider_busy"
     default_message = "The video provider is busy; try again shortly"
 
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
@@ -181,6 +217,7 @@ class ProviderShedError(ProviderError):
 class CircuitOpenError(ProviderShedError):
     """The provider failed several times in a row; calls pause until ``retry_after`` passes."""
 
+    code = "provider_paused"
     default_message = "The video provider is having trouble; try again shortly"
 
 
@@ -202,6 +239,7 @@ class StorageError(DreamwebError):
     """The video store failed. Never leaves a partial object behind."""
 
     status = 503
+    code = "storage_unavailable"
     default_message = "Video storage is unavailable"
 
 
@@ -209,6 +247,7 @@ class ObjectNotFoundError(StorageError):
     """No object under that key."""
 
     status = 404
+    code = "not_found"
     default_message = "Not found"
 
 
@@ -216,6 +255,7 @@ class PreconditionFailedError(StorageError):
     """A create-only or compare-and-set write lost to another writer."""
 
     status = 409
+    code = "conflict"
     default_message = "Another writer changed this object first"
 
 

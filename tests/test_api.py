@@ -93,65 +93,121 @@ def test_a_client_cannot_choose_the_host_of_our_urls(client):
 
 
 BAD_BODIES = [
-    ("{broken", "application/json", "Invalid request: body must be a JSON object"),
-    ("[1, 2]", "application/json", "Invalid request: body must be a JSON object"),
-    ("42", "application/json", "Invalid request: body must be a JSON object"),
-    ("null", "application/json", "Invalid request: body must be a JSON object"),
-    ('"a string"', "application/json", "Invalid request: body must be a JSON object"),
-    ("{}", "application/json", "Invalid prompt: prompt is required"),
-    ('{"prompt": null}', "application/json", "Invalid prompt: prompt is required"),
-    ('{"prompt": 12345678901}', "application/json", "Invalid prompt: must be a string"),
-    ('{"prompt": ["a dream of"]}', "application/json", "Invalid prompt: must be a string"),
+    (
+        "{broken",
+        "application/json",
+        "Invalid request: body must be a JSON object",
+        "invalid_request",
+    ),
+    (
+        "[1, 2]",
+        "application/json",
+        "Invalid request: body must be a JSON object",
+        "invalid_request",
+    ),
+    ("42", "application/json", "Invalid request: body must be a JSON object", "invalid_request"),
+    ("null", "application/json", "Invalid request: body must be a JSON object", "invalid_request"),
+    (
+        '"a string"',
+        "application/json",
+        "Invalid request: body must be a JSON object",
+        "invalid_request",
+    ),
+    ("{}", "application/json", "Invalid prompt: prompt is required", "invalid_prompt"),
+    (
+        '{"prompt": null}',
+        "application/json",
+        "Invalid prompt: prompt is required",
+        "invalid_prompt",
+    ),
+    (
+        '{"prompt": 12345678901}',
+        "application/json",
+        "Invalid prompt: must be a string",
+        "invalid_prompt",
+    ),
+    (
+        '{"prompt": ["a dream of"]}',
+        "application/json",
+        "Invalid prompt: must be a string",
+        "invalid_prompt",
+    ),
     (
         '{"prompt": "x"}',
         "application/json",
         "Invalid prompt: must be between 10 and 500 characters",
+        "invalid_prompt",
     ),
     (
         json.dumps({"prompt": "x" * 10_000}),
         "application/json",
         "Invalid prompt: must be between 10 and 500 characters",
+        "invalid_prompt",
     ),
     (
         '{"prompt": "          "}',
         "application/json",
         "Invalid prompt: must not be empty or only whitespace",
+        "invalid_prompt",
     ),
     (
         json.dumps({"prompt": "\u200b\u200c\u200d\u2060\ufeff" * 5}),
         "application/json",
         "Invalid prompt: must not be empty or only whitespace",
+        "invalid_prompt",
     ),
     (
         json.dumps({"prompt": "\x00\x01\x02\x1b[31m"}),
         "application/json",
         "Invalid prompt: must be between 10 and 500 characters",
+        "invalid_prompt",
     ),
     (
         json.dumps({"prompt": "\u202e\u202d\u2066abc"}),
         "application/json",
         "Invalid prompt: must be between 10 and 500 characters",
+        "invalid_prompt",
     ),
     (
         json.dumps({"prompt": PROMPT, "seconds": "10"}),
         "application/json",
         "Invalid seconds: must be one of 4, 8, 12",
+        "invalid_seconds",
     ),
     (
         json.dumps({"prompt": PROMPT, "size": "4096x4096"}),
         "application/json",
         "Invalid size: must be one of 1280x720, 720x1280",
+        "invalid_size",
+    ),
+    (
+        json.dumps({"prompt": PROMPT, "size": None}),
+        "application/json",
+        "Invalid size: must be one of 1280x720, 720x1280",
+        "invalid_size",
+    ),
+    (
+        json.dumps({"prompt": PROMPT, "seconds": None}),
+        "application/json",
+        "Invalid seconds: must be one of 4, 8, 12",
+        "invalid_seconds",
+    ),
+    (
+        json.dumps({"prompt": "x " * 251}),
+        "application/json",
+        "Invalid prompt: must be between 10 and 500 characters",
+        "invalid_prompt",
     ),
 ]
 
 
-@pytest.mark.parametrize(("data", "content_type", "message"), BAD_BODIES)
+@pytest.mark.parametrize(("data", "content_type", "message", "code"), BAD_BODIES)
 def test_bad_create_bodies_get_400_and_no_upstream_call(
-    client, simulator, data, content_type, message
+    client, simulator, data, content_type, message, code
 ):
     response = client.post("/api/create-video", data=data, content_type=content_type)
     assert response.status_code == 400
-    assert response.get_json() == {"error": message}
+    assert response.get_json() == {"error": message, "code": code}
     assert simulator.counters()["create"] == 0
 
 
@@ -162,7 +218,8 @@ def test_bodies_that_are_not_json_get_415(client, simulator, content_type):
     )
     assert response.status_code == 415
     assert response.get_json() == {
-        "error": "Invalid request: Content-Type must be application/json"
+        "error": "Invalid request: Content-Type must be application/json",
+        "code": "unsupported_media_type",
     }
     assert simulator.counters()["create"] == 0
 
@@ -172,7 +229,10 @@ def test_deeply_nested_json_is_a_400_not_a_500(client, simulator):
         "/api/create-video", data="[" * 5000 + "]" * 5000, content_type="application/json"
     )
     assert response.status_code == 400
-    assert response.get_json() == {"error": "Invalid request: body must be a JSON object"}
+    assert response.get_json() == {
+        "error": "Invalid request: body must be a JSON object",
+        "code": "invalid_request",
+    }
 
 
 def test_huge_body_gets_413_json(client, simulator):
@@ -182,7 +242,7 @@ def test_huge_body_gets_413_json(client, simulator):
         content_type="application/json",
     )
     assert response.status_code == 413
-    assert response.get_json() == {"error": "Request body too large"}
+    assert response.get_json() == {"error": "Request body too large", "code": "payload_too_large"}
     assert simulator.counters()["create"] == 0
 
 
@@ -223,7 +283,10 @@ def test_provider_500_on_create_is_502_and_not_retried(client, simulator):
     simulator.inject("create", "500", count=5)
     response = create(client)
     assert response.status_code == 502
-    assert response.get_json() == {"error": "The video provider is unavailable"}
+    assert response.get_json() == {
+        "error": "The video provider is unavailable",
+        "code": "provider_unavailable",
+    }
     assert simulator.counters()["create"] == 1, "a create is never retried after a 500"
 
 
@@ -283,7 +346,10 @@ def test_malformed_ids_get_400_without_upstream(client, simulator, endpoint, job
 def test_unknown_id_is_404_without_upstream(client, simulator):
     response = client.get("/api/video-status/video_neverMade123")
     assert response.status_code == 404
-    assert response.get_json() == {"error": "Job not found: video_neverMade123"}
+    assert response.get_json() == {
+        "error": "Job not found: video_neverMade123",
+        "code": "not_found",
+    }
     assert sum(simulator.counters().values()) == 0
 
 
@@ -321,6 +387,7 @@ def test_failed_shape(client, simulator):
         "jobId": job_id,
         "status": "failed",
         "error": "Video generation failed: content policy violation",
+        "errorCode": "content_policy",
     }
 
 
@@ -372,7 +439,10 @@ def test_get_video_404_shape_before_it_is_stored(client):
     job_id = create(client).get_json()["jobId"]
     response = client.get(f"/api/get-video/{job_id}")
     assert response.status_code == 404
-    assert response.get_json() == {"error": f"Video not found for job ID: {job_id}"}
+    assert response.get_json() == {
+        "error": f"Video not found for job ID: {job_id}",
+        "code": "not_found",
+    }
 
 
 def test_get_video_headers_range_and_conditionals(client, simulator):
@@ -404,13 +474,14 @@ def test_get_video_headers_range_and_conditionals(client, simulator):
 
 
 def test_every_api_error_is_json(client):
-    assert client.get("/api/nowhere").get_json() == {"error": "Not found"}
+    assert client.get("/api/nowhere").get_json() == {"error": "Not found", "code": "not_found"}
     options = client.options("/api/create-video")
     assert options.status_code == 200 and options.get_json() == {}
     assert "POST" in options.headers["Allow"]
     response = client.delete("/api/create-video")
     assert response.status_code == 405 and response.get_json() == {
-        "error": "Method DELETE not allowed"
+        "error": "Method DELETE not allowed",
+        "code": "method_not_allowed",
     }
 
 
@@ -421,7 +492,7 @@ def test_unexpected_errors_are_generic_500_json(app_config, tmp_path):
     response = create(client)
     assert response.status_code in (500, 503)
     body = response.get_json()
-    assert set(body) == {"error"} and "Traceback" not in body["error"]
+    assert set(body) == {"error", "code"} and "Traceback" not in body["error"]
     assert str(blocker) not in body["error"]
 
 
@@ -614,6 +685,7 @@ def test_content_expired_before_storing_fails_with_a_reason(client, simulator):
         "jobId": job_id,
         "status": "failed",
         "error": "Video generation failed: the finished video expired before it could be saved",
+        "errorCode": "video_expired",
     }
 
 
@@ -629,6 +701,7 @@ def test_a_job_the_provider_lost_fails_with_a_reason(client, simulator):
         "jobId": job_id,
         "status": "failed",
         "error": "Video generation failed: the provider no longer has this video",
+        "errorCode": "provider_lost",
     }
 
 
@@ -656,5 +729,48 @@ def test_a_huge_chunked_body_is_413_too(client, simulator):
         environ_overrides={"wsgi.input_terminated": True},
     )
     assert response.status_code == 413
-    assert response.get_json() == {"error": "Request body too large"}
+    assert response.get_json() == {"error": "Request body too large", "code": "payload_too_large"}
     assert simulator.counters()["create"] == 0
+
+
+# --- error codes ------------------------------------------------------------------------
+
+
+def test_every_error_of_the_bad_input_corpus_has_a_documented_code(client, simulator):
+    """Each JSON error the corpus above provokes carries a code from the one table, answered
+    with the status the table gives it, and listed in the OpenAPI enum."""
+    from dreamweb.error_codes import ERROR_CODES
+
+    enum = client.get("/api/openapi.json").get_json()["components"]["schemas"]["ErrorCode"]
+    responses = [
+        client.post("/api/create-video", data=data, content_type=content_type)
+        for data, content_type, _, _ in BAD_BODIES
+    ]
+    responses += [
+        client.get(f"/api/{endpoint}/{job_id}")
+        for job_id in BAD_IDS
+        for endpoint in ("video-status", "get-video")
+    ]
+    responses += [
+        client.post("/api/create-video", data="{}", content_type="text/plain"),
+        client.post(
+            "/api/create-video", data="[" * 5000 + "]" * 5000, content_type="application/json"
+        ),
+        client.post(
+            "/api/create-video",
+            data=json.dumps({"prompt": "x" * 100_000}),
+            content_type="application/json",
+        ),
+        create(client, headers={"Idempotency-Key": "bad key"}),
+        create(client, {"prompt": PROMPT, "callbackUrl": "http://10.0.0.1/x"}),
+        client.get("/api/video-status/video_neverMade123"),
+        client.get("/api/get-video/video_neverMade123"),
+        client.get("/api/nowhere"),
+        client.delete("/api/create-video"),
+    ]
+    assert len(responses) > 40
+    for response in responses:
+        body = response.get_json()
+        assert body["code"] in ERROR_CODES, body
+        assert ERROR_CODES[body["code"]].status == response.status_code, body
+        assert body["code"] in enum["enum"] and body["error"]

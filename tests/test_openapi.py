@@ -142,3 +142,40 @@ def test_fuzzed_job_ids_never_5xx_and_conform(client, document, job_id):
         if response.status_code == 404 and response.get_json()["error"] == "Not found":
             continue  # the path did not reach the route at all (e.g. an empty id)
         check_response(document, path, "get", response)
+
+
+def test_enums_and_limits_come_from_configuration_and_code(app_config):
+    from dreamweb import create_app
+    from dreamweb.error_codes import http_codes, job_codes
+
+    config = {**app_config, "VIDEO_ALLOWED_SECONDS": "5,10", "VIDEO_SECONDS": "5"}
+    document = create_app(config).test_client().get("/api/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    request = schemas["CreateVideoRequest"]["properties"]
+    assert request["seconds"]["enum"] == ["5", "10", 5, 10]
+    assert request["size"]["enum"] == ["1280x720", "720x1280"]
+    assert (request["prompt"]["minLength"], request["prompt"]["maxLength"]) == (10, 500)
+    assert schemas["ErrorCode"]["enum"] == http_codes()
+    assert schemas["JobErrorCode"]["enum"] == job_codes()
+    assert schemas["JobId"]["pattern"] == "^video_[A-Za-z0-9]{4,44}$"
+
+
+def test_create_links_to_status_and_video_by_job_id(document):
+    links = document["paths"]["/api/create-video"]["post"]["responses"]["202"]["links"]
+    assert {link["operationId"] for link in links.values()} == {
+        "getVideoStatus",
+        "getVideo",
+        "headVideo",
+    }
+    assert all(link["parameters"] == {"jobId": "$response.body#/jobId"} for link in links.values())
+
+
+def test_the_readme_documents_every_error_code():
+    from pathlib import Path
+
+    from dreamweb.error_codes import ERROR_CODES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Error codes", 1)[1].split("\n## ", 1)[0]
+    for code in ERROR_CODES:
+        assert f"| `{code}` |" in section, code

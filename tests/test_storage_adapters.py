@@ -616,10 +616,10 @@ def test_gcs_missing_bucket_answers_503_not_404_over_the_api(
     created = client.post("/api/create-video", json={"prompt": "a dream of a quiet harbour"})
     assert (created.status_code, created.get_json()) == (
         503,
-        {"error": "Video storage is unavailable"},
+        {"error": "Video storage is unavailable", "code": "storage_unavailable"},
     )
     polled = client.get("/api/video-status/video_abcd1234")
     assert (polled.status_code, polled.get_json()) == (
         503,
-        {"error": "Video storage is unavailable"},
+        {"error": "Video storage is unavailable", "code": "storage_unavailable"},
     )

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dreamweb.errors import ValidationError
 from dreamweb.prompts import enhance_prompt
 from dreamweb.validators import (
+    PROMPT_MAX,
+    PROMPT_MIN,
+    counted_length,
     parse_create_request,
+    prompt_pattern,
     sanitize_prompt,
     validate_idempotency_key,
     validate_job_id,
@@ -59,7 +67,28 @@ def test_validate_prompt_rejects(value, message):
 def test_validate_prompt_bounds_are_inclusive():
     assert validate_prompt("x" * 10) == "x" * 10
     assert validate_prompt("x" * 500) == "x" * 500
-    assert validate_prompt("  " + "y" * 500 + "   ") == "y" * 500
+    assert validate_prompt("  " + "y" * 496 + "  ") == "y" * 496
+
+
+def test_the_maximum_applies_to_the_text_as_sent():
+    # The OpenAPI maxLength is exact only if sanitizing cannot rescue a longer text.
+    with pytest.raises(ValidationError, match="between 10 and 500"):
+        validate_prompt("  " + "y" * 499)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(max_size=40)
+    | st.text(alphabet=" \t\n\u200b\x00ab\u00e9\U000e0001\u0301\U0010fffd\u0378", max_size=30)
+)
+def test_the_openapi_pattern_states_the_minimum_exactly(text):
+    pattern = re.compile(prompt_pattern())
+    assert (pattern.search(text) is not None) == (counted_length(text) >= PROMPT_MIN)
+    if len(text) <= PROMPT_MAX and pattern.search(text):
+        assert validate_prompt(text)
+    else:
+        with pytest.raises(ValidationError):
+            validate_prompt(text)
 
 
 def test_parse_create_request_defaults_and_ignores_extra_fields():

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from dreamweb.error_codes import replayed_code
 from dreamweb.errors import (
     ConflictError,
     DreamwebError,
+    IdempotencyKeyReusedError,
     PreconditionFailedError,
     ReplayedError,
-    ValidationError,
 )
 from dreamweb.jobs.model import SUBMIT_GRACE_SECONDS, Job
 from dreamweb.jobs.records import JobRecords
@@ -42,7 +43,8 @@ class IdempotencyKeys:
         """``(first_job, None)`` to replay, or ``(None, claim)`` when ``job`` may proceed.
 
         Raises ``ReplayedError`` (the first answer was an error), ``ConflictError`` (the first
-        request is still in flight) or ``ValidationError`` (the key was used for another body).
+        request is still in flight) or ``IdempotencyKeyReusedError`` (the key was used for
+        another body: 409, waiting does not help).
         """
         now = self.records.clock()
         body = {
@@ -59,7 +61,7 @@ class IdempotencyKeys:
             generation = existing.generation if existing else None
             return None, self.store.put_record(self.key, body, generation=generation)
         if existing.data["fingerprint"] != body["fingerprint"]:
-            raise ValidationError("Idempotency-Key was already used with a different request")
+            raise IdempotencyKeyReusedError()
         return self._replay(existing.data), None
 
     def _reclaimable(self, data: dict[str, Any], now: float) -> bool:
@@ -71,7 +73,7 @@ class IdempotencyKeys:
 
     def _replay(self, data: dict[str, Any]) -> Job:
         if data["state"] == "failed":
-            raise ReplayedError(data["error"], data["status"])
+            raise ReplayedError(data["error"], data["status"], replayed_code(data))
         if data["state"] == "in_flight":
             raise ConflictError()
         return self.records.get(data["job_id"])
@@ -80,7 +82,7 @@ class IdempotencyKeys:
         """Record the outcome the client was given."""
         data = dict(claim.data, state="done" if error is None else "failed")
         if error is not None:
-            data.update(error=error.public_message, status=error.status)
+            data.update(error=error.public_message, status=error.status, code=error.code)
         try:
             self.store.put_record(self.key, data, generation=claim.generation)
         except PreconditionFailedError:

@@ -36,38 +36,49 @@ SUBMIT_GRACE_SECONDS = 120
 INGEST_FIRST_BACKOFF, INGEST_MAX_BACKOFF, INGEST_MAX_FAILURES = 5.0, 300.0, 8
 
 
-class FailureCode(enum.StrEnum):
-    """Why a job failed: the code kept in its record, with the API's ``error`` text and the
-    explanation the web page gives a person (one table, so the two never drift apart)."""
+# The public ``errorCode`` of a failure only the provider's own code explains.
+GENERATION_FAILED = "generation_failed"
 
+
+class FailureCode(enum.StrEnum):
+    """Why a job failed: the code kept in its record, with the API's stable ``errorCode``, its
+    ``error`` text and the explanation the web page gives a person (one table, so none of them
+    drift apart)."""
+
+    api_code: str
     text: str
     explanation: str
 
-    def __new__(cls, code: str, text: str, explanation: str) -> FailureCode:
+    def __new__(cls, code: str, api_code: str, text: str, explanation: str) -> FailureCode:
         member = str.__new__(cls, code)
         member._value_ = code
+        member.api_code = api_code
         member.text = text
         member.explanation = explanation
         return member
 
     MODERATION_BLOCKED = (
         "moderation_blocked",
+        "content_policy",
         "Video generation failed: content policy violation",
         "The video model declined this dream because it may break its content rules. "
         "Try describing it differently.",
     )
     EXPIRED = (
         "expired",
+        "video_expired",
         "Video generation failed: the finished video expired before it could be saved",
         "The finished video expired at the provider before we could save it. "
         "Nothing is wrong with your dream: please try again.",
     )
     PROVIDER_LOST = (
         "provider_lost",
+        "provider_lost",
         "Video generation failed: the provider no longer has this video",
         "The dream machine lost track of this video. Please try again.",
     )
     SUBMIT_FAILED = (
+        "submit_failed",
         "submit_failed",
         "Video generation failed: the provider did not accept the request",
         "The dream machine did not accept the request in time. It may be busy: "
@@ -75,12 +86,14 @@ class FailureCode(enum.StrEnum):
     )
     SUBMIT_UNCONFIRMED = (
         "submit_unconfirmed",
+        "submit_unconfirmed",
         "Video generation failed: the provider did not confirm the request"
         " (it may still have started; retrying with the same Idempotency-Key is safe)",
         "The dream machine did not confirm that it started this dream. "
         "Please try again in a moment.",
     )
     STORE_FAILED = (
+        "store_failed",
         "store_failed",
         "Video generation failed: the finished video could not be saved",
         "Your video was made, but we could not save it. Please try again in a moment.",
@@ -102,6 +115,18 @@ def failure_text(code: str | None, message: str | None = None) -> str:
         return known.text
     detail = (message or code or "unknown error").strip()[:200]
     return f"Video generation failed: {detail}"
+
+
+def failure_api_code(code: str | None) -> str:
+    """The public ``errorCode`` of a failed job whose record says ``code``: its
+    ``FailureCode``'s, or ``generation_failed`` for a code only the provider knows."""
+    known = FailureCode.known(code)
+    return known.api_code if known is not None else GENERATION_FAILED
+
+
+def failure_api_codes() -> list[str]:
+    """Every ``errorCode`` a failed job can carry (the OpenAPI ``JobErrorCode`` enum)."""
+    return list(dict.fromkeys([*(member.api_code for member in FailureCode), GENERATION_FAILED]))
 
 
 def new_job_id() -> str:
@@ -143,6 +168,8 @@ class Job:
     thumbnail: bool = False
     ingest_failures: int = 0
     ingest_retry_at: float | None = None
+    # Completion webhook delivery state (``dreamweb.webhooks.outbox``) when one was asked for.
+    callback: dict[str, Any] | None = None
 
     @property
     def is_final(self) -> bool:

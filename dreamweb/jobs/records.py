@@ -60,7 +60,11 @@ class RecordCache:
 
 
 class JobRecords:
-    """Reads and compare-and-set writes of job records, through the cache."""
+    """Reads and compare-and-set writes of job records, through the cache.
+
+    ``on_final(job)`` is called once a change of this process made a job completed or failed
+    (``JobService`` starts its completion webhook there).
+    """
 
     def __init__(
         self,
@@ -68,10 +72,12 @@ class JobRecords:
         *,
         clock: Callable[[], float] = time.time,
         cache: RecordCache | None = None,
+        on_final: Callable[[Job], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.cache = cache or RecordCache(max_age=0)
+        self.on_final = on_final
 
     def read(self, job_id: str, *, fresh: bool = False) -> Record | None:
         """The stored record (``fresh``: never from the cache), or ``None``."""
@@ -126,6 +132,8 @@ class JobRecords:
                 )
                 if after.is_final:
                     self.store.delete(layout.active_key(job_id))
+                    if self.on_final is not None:
+                        self.on_final(after)
             return after
         raise PreconditionFailedError(f"job {job_id} kept changing under us")
 

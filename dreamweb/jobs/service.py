@@ -43,6 +43,7 @@ from dreamweb.providers.base import VideoProvider
 from dreamweb.providers.guard import ProviderGuard
 from dreamweb.storage import layout
 from dreamweb.storage.base import Record, VideoStore
+from dreamweb.webhooks.hooks import deliver_callback
 
 logger = logging.getLogger("dreamweb.jobs")
 
@@ -86,7 +87,13 @@ class JobService:
         self.spawn = spawn or run_inline
         self.clock = clock
         self.guard = guard
-        self.records = JobRecords(store, clock=clock, cache=cache)
+        self.records = JobRecords(store, clock=clock, cache=cache, on_final=self._job_ended)
+
+    def _job_ended(self, job: Job) -> None:
+        """A job just became final: send its completion webhook, if it has one, in the
+        background (the sweeper retries it if this attempt fails or the process dies)."""
+        if job.callback:
+            self.spawn(f"callback:{job.id}", lambda: deliver_callback(self, job.id))
 
     def get(self, job_id: str, *, fresh: bool = False) -> Job:
         """The stored job, or ``NotFoundError``. Never calls the provider."""

@@ -20,6 +20,7 @@ from dreamweb.jobs.model import COMPLETED, FAILED, Job
 from dreamweb.jobs.parallel import run_bounded
 from dreamweb.jobs.service import JobService
 from dreamweb.storage import layout
+from dreamweb.webhooks.hooks import sweep_callbacks
 
 logger = logging.getLogger("dreamweb.jobs")
 
@@ -53,7 +54,8 @@ class Sweeper:
                 yield job_id
 
     def sweep(self) -> SweepReport:
-        """Advance every unfinished job, then expire idempotency keys past their 24 h."""
+        """Advance every unfinished job, expire idempotency keys past their 24 h, then retry
+        due completion webhooks."""
         stored = failed = errors = timed_out = 0
         try:
             active = list(self.active_job_ids())
@@ -75,6 +77,7 @@ class Sweeper:
                 stored += outcome.result.status == COMPLETED
                 failed += outcome.result.status == FAILED
         errors += expire_idempotency_keys(self.jobs.records)
+        sweep_callbacks(self.jobs)  # due webhook retries; its own trouble is logged, not raised
         return SweepReport(len(active), stored, failed, errors, timed_out)
 
     def _sweep_one(self, job_id: str) -> Job:

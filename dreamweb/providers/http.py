@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 
 from dreamweb.errors import (
     AuthenticationError,
+    ContentPolicyError,
     InputRejectedError,
     ProviderError,
     ProviderNotFoundError,
@@ -30,7 +31,7 @@ from dreamweb.errors import (
     RateLimitedError,
     UpstreamUnavailableError,
 )
-from dreamweb.providers.base import ContentStream
+from dreamweb.providers.base import CONTENT_POLICY, ContentStream
 from dreamweb.providers.calls import BearerAuth, Call, Outcome
 from dreamweb.providers.retry import (
     parse_retry_after,
@@ -45,6 +46,9 @@ logger = logging.getLogger("dreamweb.provider")
 
 USER_AGENT = f"dreamweb/0.1 python-requests/{requests.__version__}"
 ERROR_BODY_LIMIT = 64 * 1024  # an error body is read only this far: it is diagnostics only
+# Error codes with which a provider refuses a prompt under its content policy (OpenAI's Videos
+# API says ``moderation_blocked``; its image endpoints say ``content_policy_violation``).
+CONTENT_POLICY_CODES = frozenset({CONTENT_POLICY, "content_policy_violation"})
 
 
 def pooled_session(pool_size: int, session: requests.Session | None = None) -> requests.Session:
@@ -196,6 +200,8 @@ class HttpClient:
         if status == 429:
             return RateLimitedError(retry_after=parse_retry_after(response.headers), **ids)
         if status in (400, 413, 415, 422):
+            if code in CONTENT_POLICY_CODES:
+                return ContentPolicyError(message, **ids)
             return InputRejectedError(message, **ids)
         if status in (401, 403):
             return AuthenticationError(**ids)

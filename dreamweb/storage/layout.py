@@ -6,6 +6,7 @@
     leases/<jobId>.json         the ingest lease: who is copying the video in, until when
     idempotency/<hash>.json     Idempotency-Key -> jobId, for 24 h
     active/<jobId>              marker of an unfinished job, so the sweeper lists only those
+    callbacks/<jobId>           marker of a job whose webhook is not delivered (or given up) yet
 
 Every function validates the job id first, so user input never becomes a key unchecked.
 """
@@ -16,6 +17,7 @@ import hashlib
 import re
 
 JOB_ID_PATTERN = re.compile(r"^video_[A-Za-z0-9]{4,44}$")
+JOB_ID_MIN, JOB_ID_MAX = 10, 50  # what the pattern allows, for documents that state lengths
 
 VIDEOS, THUMBNAILS, JOBS, LEASES, IDEMPOTENCY, ACTIVE = (
     "videos/",
@@ -25,6 +27,7 @@ VIDEOS, THUMBNAILS, JOBS, LEASES, IDEMPOTENCY, ACTIVE = (
     "idempotency/",
     "active/",
 )
+CALLBACKS = "callbacks/"
 
 
 def is_job_id(value: object) -> bool:
@@ -61,6 +64,11 @@ def lease_key(job_id: str) -> str:
 def active_key(job_id: str) -> str:
     """Key of a job's "still unfinished" marker."""
     return f"{ACTIVE}{_checked(job_id)}"
+
+
+def callback_key(job_id: str) -> str:
+    """Key of a job's "webhook not settled yet" marker."""
+    return f"{CALLBACKS}{_checked(job_id)}"
 
 
 def idempotency_record_key(client_key: str, scope: str = "") -> str:

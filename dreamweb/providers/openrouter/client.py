@@ -16,7 +16,7 @@ import requests
 
 from dreamweb.errors import (
     ConfigError,
-    InputRejectedError,
+    ContentPolicyError,
     OutOfCreditsError,
     ProviderError,
     ProviderNotFoundError,
@@ -115,7 +115,7 @@ class OpenRouterClient(HttpClient):
             return OutOfCreditsError(**ids)
         lowered = (message or "").lower()
         if response.status_code == 403 and any(word in lowered for word in REFUSAL_WORDS):
-            return InputRejectedError(message, **ids)
+            return ContentPolicyError(message, **ids)
         return super()._status_failure(call, response, message, code)
 
 
