@@ -14,6 +14,9 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from dreamweb.errors import CircuitOpenError, DreamwebError, OutOfCreditsError, ReplayedError
+from dreamweb.jobs.model import failure_api_codes
+
 DOCUMENT_URI = "urn:dreamweb:openapi"
 
 
@@ -146,17 +149,17 @@ def test_fuzzed_job_ids_never_5xx_and_conform(client, document, job_id):
 
 def test_enums_and_limits_come_from_configuration_and_code(app_config):
     from dreamweb import create_app
-    from dreamweb.error_codes import http_codes, job_codes
+    from dreamweb.error_codes import http_codes
 
-    config = {**app_config, "VIDEO_ALLOWED_SECONDS": "5,10", "VIDEO_SECONDS": "5"}
+    config = {**app_config, "VIDEO_ALLOWED_SECONDS": "4,12", "VIDEO_SECONDS": "4"}
     document = create_app(config).test_client().get("/api/openapi.json").get_json()
     schemas = document["components"]["schemas"]
     request = schemas["CreateVideoRequest"]["properties"]
-    assert request["seconds"]["enum"] == ["5", "10", 5, 10]
+    assert request["seconds"]["enum"] == ["4", "12", 4, 12]
     assert request["size"]["enum"] == ["1280x720", "720x1280"]
     assert (request["prompt"]["minLength"], request["prompt"]["maxLength"]) == (10, 500)
     assert schemas["ErrorCode"]["enum"] == http_codes()
-    assert schemas["JobErrorCode"]["enum"] == job_codes()
+    assert schemas["JobErrorCode"]["enum"] == failure_api_codes()
     assert schemas["JobId"]["pattern"] == "^video_[A-Za-z0-9]{4,44}$"
 
 
@@ -177,5 +180,23 @@ def test_the_readme_documents_every_error_code():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     section = readme.split("## Error codes", 1)[1].split("\n## ", 1)[0]
-    for code in ERROR_CODES:
-        assert f"| `{code}` |" in section, code
+    for code, entry in ERROR_CODES.items():
+        assert f"| `{code}` | {entry.status} |" in section, code
+    for code in failure_api_codes():
+        assert f"| `{code}` | in a failed job |" in section, code
+
+
+def every_error_class(base: type = DreamwebError) -> list[type]:
+    """``base`` and all its subclasses."""
+    return [base] + [cls for sub in base.__subclasses__() for cls in every_error_class(sub)]
+
+
+def test_every_error_class_answers_a_code_of_the_table_with_its_status():
+    """Including the provider family's breaker, bulkhead, setup and credit errors."""
+    from dreamweb.error_codes import ERROR_CODES
+
+    classes = [cls for cls in every_error_class() if cls is not ReplayedError]
+    assert len(classes) > 20 and CircuitOpenError in classes and OutOfCreditsError in classes
+    for cls in classes:
+        assert cls.code in ERROR_CODES, cls
+        assert ERROR_CODES[cls.code].status == cls.status, cls

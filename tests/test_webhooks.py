@@ -8,6 +8,7 @@ import pytest
 
 from dreamweb import create_app
 from dreamweb.errors import ValidationError
+from dreamweb.jobs.sweep import Sweeper
 from dreamweb.services import services
 from dreamweb.webhooks.addresses import CallbackPolicy, check_callback_url, is_public_address
 from dreamweb.webhooks.outbox import retry_span
@@ -40,7 +41,7 @@ def finish(app, client, job_id, timeout=20.0):
         if answer["status"] in ("completed", "failed"):
             return answer
         with app.app_context():
-            services().inline_jobs().sweep()
+            Sweeper(services().inline_jobs()).sweep()
         time.sleep(0.05)
     raise AssertionError(f"{job_id} did not finish")
 
@@ -50,7 +51,7 @@ def settle(app, client, job_id, timeout=15.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with app.app_context():
-            services().inline_jobs().sweep()
+            Sweeper(services().inline_jobs()).sweep()
         answer = client.get(f"/api/video-status/{job_id}").get_json()
         if answer["callback"]["status"] != "pending":
             return answer
@@ -70,7 +71,7 @@ def test_an_ended_job_is_delivered_once_signed(app, client, webhook_receiver, pr
     answer = settle(app, client, job_id)
     for _ in range(3):  # more sweeps and polls send nothing more
         with app.app_context():
-            services().inline_jobs().sweep()
+            Sweeper(services().inline_jobs()).sweep()
     [delivery] = webhook_receiver.wait_for(1)
     time.sleep(0.3)
     assert len(webhook_receiver.deliveries) == 1
@@ -156,7 +157,7 @@ def test_the_address_is_checked_again_when_sending(app, client, webhook_receiver
     app.config["WEBHOOK_ALLOW_PRIVATE_HOSTS"] = False
     finish(app, client, job_id)
     with app.app_context():
-        services().inline_jobs().sweep()
+        Sweeper(services().inline_jobs()).sweep()
         record = services().jobs.get(job_id, fresh=True).callback
     assert webhook_receiver.deliveries == []
     assert record["attempts"] >= 1 and "public" in record["last_result"]

@@ -6,7 +6,7 @@ import pytest
 
 from dreamweb.errors import (
     ConflictError,
-    ValidationError,
+    IdempotencyKeyReusedError,
 )
 from dreamweb.jobs import (
     IDEMPOTENCY_TTL,
@@ -25,8 +25,9 @@ def test_idempotency_key_replays_the_first_job(jobs, simulator, clock):
     again, replayed = jobs.create(PROMPT, seconds="4", size="1280x720", idempotency_key="key-1")
     assert replayed is True and again.id == first.id
     assert simulator.counters()["create"] == 1
-    with pytest.raises(ValidationError, match="different request"):
+    with pytest.raises(IdempotencyKeyReusedError, match="different request") as reused:
         jobs.create("another dream entirely", seconds="4", size="1280x720", idempotency_key="key-1")
+    assert (reused.value.status, reused.value.code) == (409, "idempotency_key_reused")
     clock.now += IDEMPOTENCY_TTL + 1
     later, replayed = jobs.create(PROMPT, seconds="4", size="1280x720", idempotency_key="key-1")
     assert replayed is False and later.id != first.id
