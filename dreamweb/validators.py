@@ -101,15 +101,26 @@ def prompt_pattern() -> str:
     return f"^{skip}*{kept}{dropped}*{token}{{{PROMPT_MIN - 1}}}"
 
 
-def validate_prompt(value: Any) -> str:
-    """The sanitized prompt, or ``ValidationError``.
+def prompt_length_problem(text: str) -> tuple[str, int] | None:
+    """Which bound of the one prompt rule ``text`` breaks, with the length that bound counts:
+    ``("max", characters as sent)``, ``("min", characters left once cleaned)``, or ``None``.
 
     The upper bound applies to the text as sent (so the OpenAPI ``maxLength`` is exact: a
     bound on the sanitized text could not be stated in a schema, since sanitizing shrinks it);
     the lower bound to what is left after sanitizing (``counted_length``: fewer than
     ``PROMPT_MIN`` characters sent can never pass, hence ``minLength``, and ``prompt_pattern``
-    states the rest).
+    states the rest). The web form's messages and its live counter count the same way.
     """
+    if len(text) > PROMPT_MAX:
+        return "max", len(text)
+    counted = counted_length(text)
+    if counted < PROMPT_MIN:
+        return "min", counted
+    return None
+
+
+def validate_prompt(value: Any) -> str:
+    """The sanitized prompt, or ``ValidationError`` (lengths: ``prompt_length_problem``)."""
     if value is None:
         raise ValidationError("Invalid prompt: prompt is required", code="invalid_prompt")
     if not isinstance(value, str):
@@ -119,7 +130,7 @@ def validate_prompt(value: Any) -> str:
         raise ValidationError(
             "Invalid prompt: must not be empty or only whitespace", code="invalid_prompt"
         )
-    if len(value) > PROMPT_MAX or counted_length(value) < PROMPT_MIN:
+    if prompt_length_problem(value) is not None:
         raise ValidationError(
             f"Invalid prompt: must be between {PROMPT_MIN} and {PROMPT_MAX} characters",
             code="invalid_prompt",

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from dreamweb.validators import sanitize_prompt
+from dreamweb.validators import prompt_length_problem
 from tests.fixtures.browser import DESKTOP, PHONE, serve_app
 
 pytestmark = pytest.mark.browser
@@ -270,7 +270,8 @@ def test_signed_url_video_plays_from_the_storage_origin(
 
 
 def test_counter_counts_what_the_server_counts_and_nothing_is_cut_off(chromium, live_server):
-    """Emoji are one character each, invisible ones none, and no valid prompt is truncated."""
+    """The counter shows the characters typed (emoji one each: code points, like the server),
+    is flagged exactly when the server's one prompt rule refuses, and cuts nothing off."""
     cases = [
         # Emoji (two UTF-16 units each), zero-width and other format characters, a ZWJ
         # sequence, a combining accent that NFC folds, whitespace runs and a separator control.
@@ -281,6 +282,10 @@ def test_counter_counts_what_the_server_counts_and_nothing_is_cut_off(chromium, 
         # Exactly the maximum, then one over.
         "🌙" * 250 + " " + "a" * 249,
         "🌙" * 250 + " " + "a" * 250,
+        # Over the maximum as typed though under it once cleaned (the maximum counts as sent),
+        # and too short once cleaned though long as typed.
+        "a dream" + " " * 30 + "x" * 490,
+        " \u200b " * 20 + "tiny",
     ]
     with open_page(chromium) as (page, problems):
         page.goto(live_server.url + "/")
@@ -289,8 +294,8 @@ def test_counter_counts_what_the_server_counts_and_nothing_is_cut_off(chromium, 
         for typed in cases:
             field.fill(typed)
             assert field.input_value() == typed, "the textarea kept every character"
-            expected = len(sanitize_prompt(typed))
-            assert counter.text_content() == f"{expected} / 500 characters", typed[:40]
+            # The characters typed (code points), flagged exactly when the server refuses.
+            assert counter.text_content() == f"{len(typed)} / 500 characters", typed[:40]
             flagged = "out-of-range" in (counter.get_attribute("class") or "")
-            assert flagged == (not 10 <= expected <= 500), (expected, typed[:40])
+            assert flagged == (prompt_length_problem(typed) is not None), typed[:40]
         assert problems == [], problems

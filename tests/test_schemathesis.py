@@ -15,12 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
+from dreamweb.processes import free_port, gunicorn_command, running
 from dreamweb.webhooks.signing import new_secret
-from tests.fixtures.peers import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 ST = Path(sys.executable).with_name("st")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = 10
@@ -28,11 +26,11 @@ MAX_EXAMPLES = 10
 
 @pytest.fixture
 def served_app(tmp_path, simulator):
-    """dreamweb under gunicorn (2 threads) on a free loopback port; its base URL."""
+    """dreamweb under gunicorn (``gunicorn.conf.py``, one worker) on a free loopback port; its
+    base URL."""
     simulator.configure(render_seconds=0.2)
     port = free_port()
     env = {
-        **os.environ,
         "DREAMWEB_ENV": "development",
         "SECRET_KEY": "schemathesis-secret",
         "OPENAI_API_KEY": "sim-test-key",
@@ -46,31 +44,10 @@ def served_app(tmp_path, simulator):
         "WEBHOOK_TIMEOUT_SECONDS": "1",
         "LOG_LEVEL": "warning",
     }
-    command = [
-        *(sys.executable, "-m", "gunicorn", "wsgi:app"),
-        *("--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "4"),
-        *("--workers", "1", "--log-level", "warning"),
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    command = gunicorn_command("wsgi:app", port=port, options=["--workers", "1"])
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/api/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
+    with running(command, f"{base}/api/health", env=env, log=Path(os.devnull)):
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.mark.timeout(400)  # about 60-110 s on a shared 2-core machine; bounded by examples

@@ -21,6 +21,7 @@ from dreamweb.errors import ValidationError
 from dreamweb.validators import (
     PROMPT_MAX,
     PROMPT_MIN,
+    prompt_length_problem,
     sanitize_prompt,
     validate_choice,
     validate_prompt,
@@ -41,16 +42,27 @@ class Choice:
     detail: str
 
 
-def prompt_problem(raw: str, error: ValidationError) -> str:
-    """A human sentence for an invalid prompt, counting its real (sanitized) length."""
-    length = len(sanitize_prompt(raw))
-    if length == 0:
+def as_typed(text: str | None) -> str:
+    """The textarea's text as the person typed it: browsers send its line breaks as CRLF,
+    which would count two characters against the maximum where the person sees one."""
+    return (text or "").replace("\r\n", "\n")
+
+
+def prompt_problem(typed: str, error: ValidationError) -> str:
+    """A human sentence for an invalid prompt, with the length the broken bound counts (the
+    one rule: ``dreamweb.validators.prompt_length_problem``)."""
+    if not sanitize_prompt(typed):
         return "Tell us your dream first."
-    if length < PROMPT_MIN:
-        return f"Your dream needs at least {PROMPT_MIN} characters (it has {length})."
-    if length > PROMPT_MAX:
+    problem = prompt_length_problem(typed)
+    if problem is None:
+        return error.public_message
+    bound, length = problem
+    if bound == "max":
         return f"Your dream can have at most {PROMPT_MAX} characters (it has {length})."
-    return error.public_message
+    return (
+        f"Your dream needs at least {PROMPT_MIN} characters (it has {length}: extra spaces and "
+        "invisible characters do not count)."
+    )
 
 
 class DreamForm(FlaskForm):
@@ -76,10 +88,11 @@ class DreamForm(FlaskForm):
 
     def validate_prompt(self, field: StringField) -> None:
         """The one prompt rule (``dreamweb.validators``), said in words a person can act on."""
+        typed = as_typed(field.data)
         try:
-            self.cleaned["prompt"] = validate_prompt(field.data)
+            self.cleaned["prompt"] = validate_prompt(typed)
         except ValidationError as error:
-            raise StopValidation(prompt_problem(field.data, error)) from None
+            raise StopValidation(prompt_problem(typed, error)) from None
 
     def validate_seconds(self, field: StringField) -> None:
         """One of ``VIDEO_ALLOWED_SECONDS``."""
@@ -134,6 +147,7 @@ def form_from_post() -> DreamForm:
 def form_page_context(form: DreamForm) -> dict[str, Any]:
     """Everything ``_form.html`` needs."""
     config = current_app.config
+    typed = as_typed(form.prompt.data)
     return {
         "form": form,
         "size_choices": [
@@ -145,5 +159,8 @@ def form_page_context(form: DreamForm) -> dict[str, Any]:
         ],
         "prompt_min": PROMPT_MIN,
         "prompt_max": PROMPT_MAX,
-        "prompt_length": len(sanitize_prompt(form.prompt.data)),
+        # The counter shows the characters typed (what the maximum counts) and is flagged when
+        # either bound is broken, like static/js/dreamweb.js does while the person types.
+        "prompt_length": len(typed),
+        "prompt_out_of_range": bool(typed) and prompt_length_problem(typed) is not None,
     }

@@ -7,16 +7,22 @@
   // U+001C-U+001F and U+0085): the server turns these into spaces before anything else.
   var SPACES = /[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/g;
   // What the server drops: other controls, invisible format characters (zero-width, bidi,
-  // BOM), lone surrogates, private-use and unassigned code points.
-  var DROPPED = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/gu;
+  // BOM), lone surrogates and private-use code points (unassigned ones are kept).
+  var DROPPED = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}]/gu;
 
-  // Count what dreamweb.validators.sanitize_prompt leaves: NFC, whitespace to spaces, invisible
-  // characters dropped, runs collapsed, ends trimmed, then code points (not UTF-16 units, so
-  // an emoji is one character). The browser's Unicode version may differ from the server's
-  // at the margins (newly assigned characters); the server's answer is the one that counts.
+  // The one prompt rule (dreamweb.validators.prompt_length_problem): at most max characters
+  // as typed, and at least min left once cleaned. Characters are code points, not UTF-16
+  // units, so an emoji is one character.
+  function typedLength(text) {
+    return Array.from(text).length;
+  }
+
+  // What dreamweb.validators.counted_length counts: whitespace to spaces, invisible characters
+  // dropped, runs collapsed, ends trimmed (before NFC, like the server). The browser's Unicode
+  // version may differ from the server's at the margins; the server's answer is the one that
+  // counts.
   function cleanedLength(text) {
     var cleaned = text
-      .normalize("NFC")
       .replace(SPACES, " ")
       .replace(DROPPED, "")
       .replace(/ {2,}/g, " ")
@@ -31,9 +37,10 @@
     }
     var min = Number(textarea.getAttribute("data-min"));
     var max = Number(textarea.getAttribute("data-max"));
-    var length = cleanedLength(textarea.value);
+    var length = typedLength(textarea.value);
+    var tooShort = cleanedLength(textarea.value) < min;
     counter.textContent = length + " / " + max + " characters";
-    counter.classList.toggle("out-of-range", length > 0 && (length < min || length > max));
+    counter.classList.toggle("out-of-range", length > 0 && (tooShort || length > max));
   }
 
   function updateAll(root) {

@@ -48,10 +48,12 @@ def test_dream_again_link_prefills_the_form(client):
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
-        ("too short", "at least 10 characters (it has 9)"),
-        ("            a     b       ", "at least 10 characters (it has 3)"),
+        ("too short", "at least 10 characters (it has 9:"),
+        ("            a     b       ", "at least 10 characters (it has 3:"),
         ("", "Tell us your dream first."),
         ("x" * 501, "at most 500 characters (it has 501)"),
+        # The maximum counts the text as sent, like the API: 527 typed, 498 once cleaned.
+        ("a dream" + " " * 30 + "x" * 490, "at most 500 characters (it has 527)"),
     ],
 )
 def test_invalid_prompt_is_422_and_keeps_the_typed_text(client, simulator, typed, expected):
@@ -95,3 +97,11 @@ def test_a_long_paste_is_reported_with_its_real_length(client, simulator):
     page = response.get_data(as_text=True)
     assert "at most 500 characters (it has 5000)" in page
     assert simulator.counters().get("create", 0) == 0
+
+
+def test_line_breaks_count_once_though_browsers_send_them_as_crlf(client, simulator):
+    typed = ("a dream line " * 7 + "x" * 8 + "\n") * 5  # 500 characters in the textarea
+    assert len(typed) == 500
+    response = post_dream(client, typed.replace("\n", "\r\n"))  # what the browser sends
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert simulator.counters()["create"] == 1
