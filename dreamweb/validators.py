@@ -98,7 +98,9 @@ def prompt_pattern() -> str:
     kept = f"[^{dropped_ranges}{space_ranges}]"
     skip = f"(?:{space}|{dropped})"
     token = f"(?:{kept}{dropped}*|{space}{skip}*(?={kept}))"
-    return f"^{skip}*{kept}{dropped}*{token}{{{PROMPT_MIN - 1}}}"
+    # The tail changes nothing a search matches, but lets a generator that full-matches the
+    # pattern (Schemathesis' coverage phase) draw a prompt without rejecting most attempts.
+    return f"^{skip}*{kept}{dropped}*{token}{{{PROMPT_MIN - 1}}}[\\s\\S]*$"
 
 
 def prompt_length_problem(text: str) -> tuple[str, int] | None:
