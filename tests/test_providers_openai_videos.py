@@ -20,6 +20,7 @@ import urllib3.exceptions
 from dreamweb.errors import (
     AuthenticationError,
     ConfigError,
+    ContentPolicyError,
     ContentTruncatedError,
     InputRejectedError,
     ProviderError,
@@ -29,7 +30,7 @@ from dreamweb.errors import (
     UpstreamUnavailableError,
 )
 from dreamweb.providers import build_provider
-from dreamweb.providers.base import COMPLETED, FAILED, PENDING, PROCESSING
+from dreamweb.providers.base import COMPLETED, CONTENT_POLICY, FAILED, PENDING, PROCESSING
 from dreamweb.providers.openai_videos import OpenAIVideosClient, parse_video
 from dreamweb.providers.retry import is_connect_failure as _is_connect_failure
 from dreamweb.providers.retry import parse_retry_after, retry_wait
@@ -289,6 +290,22 @@ class TestScripted:
         assert request.headers["Authorization"] == f"Bearer {KEY}"
         assert request.headers["User-Agent"].startswith("dreamweb/")
         assert request.headers["Content-Type"] == "application/json"
+
+    def test_a_create_refused_by_moderation_answers_content_policy(
+        self, scripted: ScriptedServer
+    ) -> None:
+        """The provider's own refusal code says why: clients get ``content_policy``, and any
+        other refusal of the input stays ``provider_rejected``."""
+        blocked = error_json("Your request was blocked by our moderation system.", CONTENT_POLICY)
+        scripted.script("/v1/videos", Reply(400, blocked), Reply(400, error_json("bad size")))
+        client = make_client(scripted.url + "/v1")
+        with pytest.raises(ContentPolicyError) as refused:
+            client.create("a nightmare", model="m", seconds="4", size="s")
+        assert (refused.value.status, refused.value.code) == (400, "content_policy")
+        assert "moderation" in refused.value.public_message
+        with pytest.raises(InputRejectedError) as other:
+            client.create("a dream", model="m", seconds="4", size="s")
+        assert other.value.code == "provider_rejected"
 
     def test_x_should_retry_false_stops_a_retryable_status(self, scripted: ScriptedServer) -> None:
         scripted.script("/v1/videos/v", Reply(500, error_json("x"), {"x-should-retry": "false"}))

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from dreamweb.errors import (
+    ContentPolicyError,
     ContentTruncatedError,
     OutOfCreditsError,
     ProviderNotFoundError,
@@ -256,3 +257,13 @@ def test_attribution_headers(scripted: ScriptedServer) -> None:
     assert headers["HTTP-Referer"] == "https://dreams.example"
     assert headers["X-OpenRouter-Title"] == "dreamweb"
     assert headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_a_guardrail_refusal_at_create_answers_content_policy(scripted: ScriptedServer) -> None:
+    refusal = b'{"error": {"code": 403, "message": "Prompt flagged by moderation"}}'
+    scripted.script("/videos", Reply(403, refusal))
+    client = OpenRouterClient(base_url=scripted.url, api_key=KEY)
+    _made.append(client)
+    with pytest.raises(ContentPolicyError) as refused:
+        create(client)
+    assert (refused.value.status, refused.value.code) == (400, "content_policy")
