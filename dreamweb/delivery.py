@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, url_for
 
+from dreamweb.api_clients import external_url
 from dreamweb.services import services
 from dreamweb.storage.layout import video_key
 from dreamweb.storage.serving import send_stored_object, signed_redirect
@@ -40,7 +41,7 @@ def video_url(job_id: str, *, inline: bool) -> str:
             download_name=video_download_name(job_id),
             inline=False,
         )
-    return url_for("api.get_video", job_id=job_id, _external=True)
+    return external_url("api.get_video", job_id=job_id)
 
 
 def video_response(job_id: str, *, inline: bool) -> Response:

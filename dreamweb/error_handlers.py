@@ -42,6 +42,7 @@ def wants_json() -> bool:
 
 def error_response(message: str, status: int, *, retry_after: float | None = None) -> Response:
     """An error in the form the client wants, with ``Retry-After`` when one is known."""
+    negotiated = not request.path.startswith("/api/")
     if wants_json():
         response = jsonify(error=message)
     else:
@@ -51,6 +52,8 @@ def error_response(message: str, status: int, *, retry_after: float | None = Non
             mimetype="text/html",
         )
     response.status_code = status
+    if negotiated:
+        response.vary.add("Accept")  # JSON or HTML was chosen by Accept: caches must know
     if retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return response
@@ -73,6 +76,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DreamwebError)
     def handle_dreamweb_error(error: DreamwebError) -> Response:
+        if getattr(error, "detail", None):
+            logger.info(
+                "upstream said",
+                extra={"error": type(error).__name__, "upstream_message": error.detail},
+            )
         if error.status >= 500:
             logger.warning(
                 "request failed: %s",
@@ -82,7 +90,9 @@ def init_app(app: Flask) -> None:
         retry = getattr(error, "retry_after", None)
         if isinstance(error, RateLimitedError) and retry is None:
             retry = 30
-        return error_response(error.public_message, error.status, retry_after=retry)
+        response = error_response(error.public_message, error.status, retry_after=retry)
+        response.headers.update(getattr(error, "headers", {}))  # e.g. 401's WWW-Authenticate
+        return response
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(error: RateLimitExceeded) -> Response:

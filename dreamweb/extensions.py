@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Flask, current_app
 from flask_cors import CORS
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -15,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 # routes that create videos replace it with the strict RATELIMIT_CREATE. A route decorator per
 # read endpoint would run the limiter's machinery twice per poll.
 limiter = Limiter(
-    get_remote_address,
+    lambda: rate_limit_key(),  # per API token when API_TOKENS is set, else per address
     default_limits=[lambda: current_app.config["RATELIMIT_READ"]],
     retry_after="delta-seconds",
 )
@@ -25,6 +24,13 @@ create_limit = limiter.shared_limit(
 )
 csrf = CSRFProtect()
 cors = CORS()
+
+
+def rate_limit_key() -> str:
+    """What limits count by (``dreamweb.api_clients``; imported late: it imports us)."""
+    from dreamweb.api_clients import rate_limit_key as key
+
+    return key()
 
 
 def init_app(app: Flask) -> None:
@@ -44,8 +50,16 @@ def init_app(app: Flask) -> None:
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": origins}},
-        expose_headers=["Location", "Retry-After", "X-Request-ID", "Content-Range", "ETag"],
+        expose_headers=[
+            "Location",
+            "Retry-After",
+            "X-Request-ID",
+            "Content-Range",
+            "ETag",
+            "WWW-Authenticate",
+        ],
         allow_headers=[
+            "Authorization",
             "Content-Type",
             "Idempotency-Key",
             "X-Request-ID",

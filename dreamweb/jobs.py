@@ -24,8 +24,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from dreamweb.budget import DailyBudget, Unlimited  # wspend11
 from dreamweb.errors import (
     AuthenticationError,
+    BudgetExhaustedError,  # wspend11
     ConflictError,
     DreamwebError,
     InputRejectedError,
@@ -39,6 +41,7 @@ from dreamweb.errors import (
     ReplayedError,
     UpstreamUnavailableError,
     ValidationError,
+    VideoTooLargeError,  # wspend11
 )
 from dreamweb.prompts import enhance_prompt
 from dreamweb.providers.base import (
@@ -77,6 +80,7 @@ FAILURE_TEXT = {
         " (it may still have started; retrying with the same Idempotency-Key is safe)"
     ),
     "store_failed": "Video generation failed: the finished video could not be saved",
+    "too_large": "Video generation failed: the finished video is too large to keep",  # wspend11
 }
 
 
@@ -101,8 +105,9 @@ def failure_text(code: str | None, message: str | None = None) -> str:
     """Human text for a failed job, from the provider's error code."""
     if code in FAILURE_TEXT:
         return FAILURE_TEXT[code]
-    detail = (message or code or "unknown error").strip()[:200]
-    return f"Video generation failed: {detail}"
+    # wspend11: the provider's own text is logged, never shown (fixed text per class).
+    logger.info("provider failure", extra={"code": code, "upstream_message": message})
+    return "Video generation failed at the provider"
 
 
 @dataclass
@@ -132,6 +137,8 @@ class Job:
     thumbnail: bool = False
     ingest_failures: int = 0
     ingest_retry_at: float | None = None
+    token_hash: str | None = None  # wspend11: which API token created it (a hash)
+    cost_usd: float | None = None  # wspend11: the provider's price, when it reports one
 
     @property
     def is_final(self) -> bool:
@@ -235,14 +242,19 @@ class IdempotencyKeys:
     def _reclaimable(self, data: dict[str, Any], now: float) -> bool:
         """Expired, abandoned by a creator that died, or pointing at a deleted job."""
         age = now - data["created_at"]
-        if age > IDEMPOTENCY_TTL or (data["state"] == "in_flight" and age > SUBMIT_GRACE_SECONDS):
+        if age > IDEMPOTENCY_TTL:  # wspend11: split from the in-flight rule below
             return True
+        if data["state"] == "in_flight" and age > SUBMIT_GRACE_SECONDS:
+            # wspend11: its job record exists, so the paid call may have been made: look the
+            # job up (replayed) instead of paying again.
+            return self.jobs._read(data["job_id"]) is None
         return data["state"] == "done" and self.jobs._read(data["job_id"]) is None
 
     def _replay(self, data: dict[str, Any]) -> Job:
         if data["state"] == "failed":
             raise ReplayedError(data["error"], data["status"])
-        if data["state"] == "in_flight":
+        age = self.jobs.clock() - data["created_at"]  # wspend11: an abandoned creator's job
+        if data["state"] == "in_flight" and age <= SUBMIT_GRACE_SECONDS:  # wspend11
             raise ConflictError()
         return self.jobs.get(data["job_id"])
 
@@ -274,7 +286,9 @@ class JobService:
         spawn: Callable[[str, Callable[[], object]], None] | None = None,
         clock: Callable[[], float] = time.time,
         cache: RecordCache | None = None,
+        budget: DailyBudget | None = None,  # wspend11
     ) -> None:
+        self.budget = budget or Unlimited()  # wspend11
         self.store = store
         self.provider = provider
         self.config = config
@@ -321,6 +335,7 @@ class JobService:
         size: str,
         idempotency_key: str | None = None,
         client: str = "",
+        token_hash: str | None = None,  # wspend11
     ) -> tuple[Job, bool]:
         """Start a generation; returns ``(job, replayed)``.
 
@@ -339,6 +354,7 @@ class JobService:
             size=size,
             created_at=self.clock(),
             updated_at=self.clock(),
+            token_hash=token_hash,  # wspend11
         )
         claim = None
         if idempotency_key is not None:
@@ -346,6 +362,12 @@ class JobService:
             first, claim = keys.claim(job)
             if first is not None:
                 return first, True
+        try:  # wspend11: today's seconds are reserved before anything is paid for
+            reservation = self.budget.reserve(int(job.seconds), client)
+        except BudgetExhaustedError:  # wspend11
+            if claim is not None:  # wspend11
+                keys.release(claim)  # wspend11
+            raise  # wspend11
         # Record and sweeper marker exist before the paid call: a crash leaves a trace.
         created = self._write(job, generation=None)
         self.store.put_record(layout.active_key(job.id), {"id": job.id}, generation=None)
@@ -354,6 +376,7 @@ class JobService:
                 job.enhanced_prompt, model=job.model, seconds=job.seconds, size=job.size
             )
         except NOT_STARTED:
+            self.budget.give_back(reservation)  # wspend11: nothing started, nothing spent
             self._forget(job.id)
             if claim is not None:
                 keys.release(claim)
@@ -463,7 +486,10 @@ class JobService:
                 lease_seconds=self.config["INGEST_LEASE_SECONDS"],
                 attempts=self.config["INGEST_ATTEMPTS"],
                 clock=self.clock,
+                max_bytes=self.config.get("MAX_VIDEO_BYTES"),  # wspend11
             )
+        except VideoTooLargeError:  # wspend11: another try would download it all again
+            return self._fail(job_id, "too_large")  # wspend11
         except Exception as error:
             logger.warning("ingest failed", extra={"job_id": job_id, "error": type(error).__name__})
             job = self._update(job_id, lambda j: _count_ingest_failure(j, self.clock()))
@@ -625,6 +651,8 @@ def _apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
     if job.is_final:
         return job
     changes: dict[str, Any] = {"provider_job_id": upstream.id, "checked_at": now}
+    if getattr(upstream, "cost", None) is not None:  # wspend11: providers that report prices
+        changes["cost_usd"] = upstream.cost  # type: ignore[attr-defined]
     if upstream.status == FAILED:
         changes.update(
             status=FAILED,

@@ -43,9 +43,11 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import TooManyRequests
 
+from dreamweb.budget import budget_spent_text  # wspend11
 from dreamweb.delivery import video_response, video_url
 from dreamweb.error_handlers import FRIENDLY_TITLES, error_response
 from dreamweb.errors import (
+    BudgetExhaustedError,  # wspend11
     ConflictError,
     DreamwebError,
     InputRejectedError,
@@ -99,6 +101,10 @@ FAILURE_EXPLANATIONS = {
     ),
     "store_failed": (
         "Your video was made, but we could not save it. Please try again in a moment."
+    ),
+    "too_large": (  # wspend11
+        "Your video was made, but it is larger than this site keeps. "
+        "Try a shorter or smaller dream."
     ),
 }
 ALREADY_STARTING = (
@@ -422,6 +428,10 @@ def create_dream() -> Response:
     except (ValidationError, InputRejectedError) as error:
         form.errors["prompt"] = error.public_message
         return render_form(form, 422 if isinstance(error, ValidationError) else error.status)
+    except BudgetExhaustedError as error:  # wspend11: the friendly page, no provider call made
+        return submission_failed(
+            budget_spent_text(error.retry_after), 503, retry_after=error.retry_after
+        )
     except ConflictError as error:
         # A double submit racing the first: that one goes on and lands in the history.
         return submission_failed(ALREADY_STARTING, error.status, retry_after=error.retry_after)
