@@ -33,6 +33,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,  # wspend11
     make_response,
     redirect,
     render_template,
@@ -429,6 +430,7 @@ def create_dream() -> Response:
         form.errors["prompt"] = error.public_message
         return render_form(form, 422 if isinstance(error, ValidationError) else error.status)
     except BudgetExhaustedError as error:  # wspend11: the friendly page, no provider call made
+        g.budget_spent = True  # wspend11: error.html says "used up", not "busy, try again"
         return submission_failed(
             budget_spent_text(error.retry_after), 503, retry_after=error.retry_after
         )
