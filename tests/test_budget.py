@@ -28,7 +28,7 @@ from dreamweb.errors import BudgetExhaustedError
 from dreamweb.services import services
 from dreamweb.storage.local import LocalVideoStore
 from tests.concurrency import run_at_once
-from tests.fixtures.peers import free_port, missing_peer
+from tests.fixtures.peers import free_port, missing_peer, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "A serene dream of flying over mountains at sunset"
@@ -207,17 +207,8 @@ def start_gunicorn(env: dict[str, str], tmp_path: Path) -> tuple[subprocess.Pope
                 return process, url
         except requests.ConnectionError:
             time.sleep(0.1)
-    stop(process)
+    terminate(process)
     missing_peer("gunicorn did not start: " + log.read_text()[-800:])
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def worker_env(app_config: dict, **more: str) -> dict[str, str]:
@@ -255,7 +246,7 @@ def test_two_workers_share_one_budget(app_config, simulator, backend, request, t
         simulator.inject("create", "hang", count=6, hang_seconds=1.0)
         answers = creates_at_once(url, 6)
     finally:
-        stop(process)
+        terminate(process)
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [202, 202, 503, 503, 503, 503], statuses
     for answer in answers:
