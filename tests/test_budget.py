@@ -200,12 +200,12 @@ def start_gunicorn(env: dict[str, str], tmp_path: Path) -> tuple[subprocess.Pope
             command, cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if requests.get(f"{url}/api/health", timeout=1).status_code == 200:
+            if requests.get(f"{url}/api/health", timeout=5).status_code == 200:
                 return process, url
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a busy machine
             time.sleep(0.1)
     terminate(process)
     missing_peer("gunicorn did not start: " + log.read_text()[-800:])
