@@ -12,14 +12,16 @@ import json
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dreamweb.api_clients import api_client
 from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
 from dreamweb.extensions import create_limit
 from dreamweb.jobs import COMPLETED, FAILED, Job, iso
 from dreamweb.services import services
+from dreamweb.urls import external_url
 from dreamweb.validators import (
     parse_create_request,
     validate_idempotency_key,
@@ -39,6 +41,7 @@ PROVIDER_PAUSED_NOTICE = (
 def create_video() -> tuple[Response, int, dict[str, str]]:
     """Validate a dream and start its generation: 202 with a ``Location`` to poll."""
     config = current_app.config
+    caller = api_client()  # 401 without a valid token when API_TOKENS is set
     wanted = parse_create_request(
         json_body(),
         allowed_seconds=config["VIDEO_ALLOWED_SECONDS"],
@@ -51,9 +54,10 @@ def create_video() -> tuple[Response, int, dict[str, str]]:
         seconds=wanted.seconds,
         size=wanted.size,
         idempotency_key=validate_idempotency_key(request.headers.get("Idempotency-Key")),
-        client=request.remote_addr or "",
+        client=caller.scope,  # the token when tokens are on, else the address
+        token_hash=caller.token,
     )
-    headers = {"Location": url_for("api.video_status", job_id=job.id, _external=True)}
+    headers = {"Location": external_url("api.video_status", job_id=job.id)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     payload = {"jobId": job.id, "status": job.created_status, "createdAt": iso(job.created_at)}

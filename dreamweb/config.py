@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 
+from dreamweb.api_tokens import parse_api_tokens
 from dreamweb.errors import ConfigError
 from dreamweb.providers import PROVIDERS, capabilities_for, check_settings, default_model
 
@@ -179,6 +181,13 @@ def _rate_limit(value: Any) -> str:
     return text
 
 
+def _redis_url(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is not None and urlsplit(text).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its default (``None``: unset) and how to parse it."""
@@ -243,9 +252,18 @@ SETTINGS: dict[str, Setting] = {
     "SESSION_COOKIE_SECURE": Setting(None, _boolean),
     # The history lives in the signed session cookie: past ~140 ids it passes 4 KB.
     "HISTORY_SIZE": Setting("20", _integer(1, 100)),
+    # --- spend and ownership (issue 11) ---
+    "DAILY_VIDEO_SECONDS_BUDGET": Setting(None, _integer(1, 10**9)),
+    "DAILY_VIDEO_SECONDS_PER_CLIENT": Setting(None, _integer(1, 10**9)),
+    "REDIS_URL": Setting(None, _redis_url),
+    "API_TOKENS": Setting(None, parse_api_tokens),
+    "MAX_VIDEO_BYTES": Setting(str(1024**3), _integer(1024, 1024**4)),
 }
-
-DEV_SECRET_KEY = "dreamweb-development-only-secret"
+# Settings whose values are secrets: documented as such, never given a value in app.json.
+SECRETS = frozenset(
+    {"OPENAI_API_KEY", "OPENROUTER_API_KEY", "GCS_CREDENTIALS_JSON", "SECRET_KEY"}
+    | {"REDIS_URL", "API_TOKENS"}
+)
 
 
 def load_settings(environ: Mapping[str, Any]) -> dict[str, Any]:
@@ -287,7 +305,8 @@ def _check_consistency(settings: dict[str, Any]) -> None:
             raise ConfigError(
                 "SECRET_KEY", "is required in production (DREAMWEB_ENV=development has a default)"
             )
-        settings["SECRET_KEY"] = DEV_SECRET_KEY
+        # Random per boot: a constant in the source would sign cookies anyone could forge.
+        settings["SECRET_KEY"] = secrets.token_hex(32)
     gcs = (settings["STORAGE_URL"] or "").startswith("gs://")
     if settings["VIDEO_DELIVERY"] == "signed-url" and not gcs:
         raise ConfigError("VIDEO_DELIVERY", "signed-url needs a gs:// STORAGE_URL")
@@ -296,6 +315,9 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         under_gunicorn = "gunicorn" in os.environ.get("SERVER_SOFTWARE", "")
         production = settings["DREAMWEB_ENV"] == "production"
         settings["LOG_FORMAT"] = "json" if under_gunicorn or production else "text"
+    if "*" in settings["CORS_ORIGINS"] and not settings["API_TOKENS"]:
+        # Any site could make its visitors' browsers spend this server's budget.
+        raise ConfigError("CORS_ORIGINS", "may be * only when API_TOKENS is set")
     if settings["SESSION_COOKIE_SECURE"] is None:
         settings["SESSION_COOKIE_SECURE"] = settings["DREAMWEB_ENV"] == "production"
 

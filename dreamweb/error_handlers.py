@@ -65,6 +65,8 @@ def error_response(message: str, status: int, *, retry_after: float | None = Non
         response.status_code = status
     else:
         response = error_page(message, status)
+    if not request.path.startswith("/api/"):
+        response.vary.add("Accept")  # JSON or HTML was chosen by Accept: caches must know
     return set_retry_after(response, retry_after)
 
 
@@ -85,13 +87,20 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DreamwebError)
     def handle_dreamweb_error(error: DreamwebError) -> Response:
+        if getattr(error, "detail", None):
+            logger.info(
+                "upstream said",
+                extra={"error": type(error).__name__, "upstream_message": error.detail},
+            )
         if error.status >= 500:
             logger.warning(
                 "request failed: %s",
                 type(error).__name__,
                 extra={"error": error.public_message, "path": request.path},
             )
-        return error_response(error.public_message, error.status, retry_after=error.retry_after)
+        response = error_response(error.public_message, error.status, retry_after=error.retry_after)
+        response.headers.update(getattr(error, "headers", {}))  # e.g. 401's WWW-Authenticate
+        return response
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(error: RateLimitExceeded) -> Response:

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from dreamweb.budget import DailyBudget, build_budget
 from dreamweb.jobs import JobService, RecordCache
 from dreamweb.providers import build_provider, provider_configured
 from dreamweb.providers.base import VideoProvider
@@ -64,6 +65,7 @@ class Services:
         self._provider: VideoProvider | None = None
         self._background: BackgroundTasks | None = None
         self._guard: ProviderGuard | None = None
+        self._budget: DailyBudget | None = None
         # Half the upstream TTL, at most a second: polls share reads, and a change another
         # process made shows up here at most that much later.
         self.record_cache = RecordCache(max_age=min(1.0, config["STATUS_TTL_SECONDS"] / 2))
@@ -107,6 +109,14 @@ class Services:
             return self._background
 
     @property
+    def budget(self) -> DailyBudget:
+        """The daily video budget (Redis, the store, or unlimited when none is set)."""
+        with self._lock:
+            if self._budget is None:
+                self._budget = build_budget(self._config, lambda: self.store)
+            return self._budget
+
+    @property
     def jobs(self) -> JobService:
         """A ``JobService`` whose status checks and copy-ins run in the background pool."""
         return JobService(
@@ -116,12 +126,18 @@ class Services:
             spawn=self.background.spawn,
             cache=self.record_cache,
             guard=self.guard,
+            budget=self.budget,
         )
 
     def inline_jobs(self) -> JobService:
         """A ``JobService`` for the sweeper, which advances jobs in its own threads."""
         return JobService(
-            self.store, self.provider, self._config, cache=self.record_cache, guard=self.guard
+            self.store,
+            self.provider,
+            self._config,
+            cache=self.record_cache,
+            guard=self.guard,
+            budget=self.budget,
         )
 
 

@@ -237,11 +237,16 @@ def test_provider_hang_on_create_is_a_bounded_502(app_config, simulator):
     assert simulator.counters()["create"] == 1
 
 
-def test_provider_rejection_is_400_with_its_message(app_config, simulator):
+def test_provider_rejection_is_400_with_a_fixed_message_and_the_upstream_text_logged(
+    app_config, simulator, caplog
+):
     client = create_app({**app_config, "VIDEO_MODEL": "sora-9"}).test_client()
-    response = create(client)
+    with caplog.at_level("INFO", logger="dreamweb"):
+        response = create(client)
     assert response.status_code == 400
-    assert "sora-9" in response.get_json()["error"]
+    assert response.get_json()["error"] == "The video provider rejected the request"
+    logged = [getattr(r, "upstream_message", "") for r in caplog.records]
+    assert any("sora-9" in text for text in logged), "the provider's own words are logged"
 
 
 def test_idempotency_key_returns_the_first_response(client, simulator):

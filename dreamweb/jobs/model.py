@@ -13,6 +13,7 @@ Status model (what clients see):
 from __future__ import annotations
 
 import enum
+import logging
 import secrets
 import string
 import time
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dreamweb.providers.base import ProviderJob
+
+logger = logging.getLogger("dreamweb.jobs")
 
 PENDING, PROCESSING, COMPLETED, FAILED = "pending", "processing", "completed", "failed"
 STAGES = {PENDING: "queued", PROCESSING: "rendering"}
@@ -85,6 +88,12 @@ class FailureCode(enum.StrEnum):
         "Video generation failed: the finished video could not be saved",
         "Your video was made, but we could not save it. Please try again in a moment.",
     )
+    TOO_LARGE = (
+        "too_large",
+        "Video generation failed: the finished video is too large to keep",
+        "Your video was made, but it is larger than this site keeps. "
+        "Try a shorter or smaller dream.",
+    )
 
     @classmethod
     def known(cls, code: str | None) -> FailureCode | None:
@@ -96,12 +105,16 @@ class FailureCode(enum.StrEnum):
 
 
 def failure_text(code: str | None, message: str | None = None) -> str:
-    """The API's text for a failed job, from its failure code (or the provider's message)."""
+    """The API's text for a failed job, from its failure code.
+
+    A code only the provider knows gets one fixed text: the provider's own message is logged,
+    never shown (it may carry internals, or whatever a gateway put there).
+    """
     known = FailureCode.known(code)
     if known is not None:
         return known.text
-    detail = (message or code or "unknown error").strip()[:200]
-    return f"Video generation failed: {detail}"
+    logger.info("provider failure", extra={"code": code, "upstream_message": message})
+    return "Video generation failed at the provider"
 
 
 def new_job_id() -> str:
@@ -140,9 +153,11 @@ class Job:
     checked_at: float | None = None
     expires_at: float | None = None
     video_bytes: int | None = None
+    cost: float | None = None  # what the provider charged, USD, when it says (OpenRouter)
     thumbnail: bool = False
     ingest_failures: int = 0
     ingest_retry_at: float | None = None
+    token_hash: str | None = None  # which API token created it (a hash, never the token)
 
     @property
     def is_final(self) -> bool:
@@ -180,6 +195,8 @@ def apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
         changes.update(
             status=PROCESSING, stage=STORING, progress=100, expires_at=upstream.expires_at
         )
+        if upstream.cost is not None:
+            changes["cost"] = upstream.cost
     else:
         changes.update(
             status=upstream.status,
