@@ -31,6 +31,7 @@ from dreamweb.jobs.model import (
     failure_text,
     iso,
     new_job_id,
+    shown_progress,
 )
 from dreamweb.jobs.records import JobRecords, RecordCache
 
@@ -64,6 +65,7 @@ __all__ = [
     "failure_text",
     "iso",
     "new_job_id",
+    "shown_progress",
 ]
 
 
