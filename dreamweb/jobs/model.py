@@ -80,6 +80,23 @@ class FailureCode(enum.StrEnum):
         "The dream machine did not confirm that it started this dream. "
         "Please try again in a moment.",
     )
+    RENDER_FAILED = (
+        "render_failed",
+        "Video generation failed: the video model could not render this dream",
+        "The video model ran into a problem while rendering this dream. "
+        "Please try again; describing it a little differently sometimes helps.",
+    )
+    CANCELLED = (
+        "cancelled",
+        "Video generation failed: the provider cancelled the render",
+        "The dream machine cancelled this render on its side. Please try again.",
+    )
+    TIMED_OUT = (
+        "timed_out",
+        "Video generation failed: the render took longer than the provider allows",
+        "The dream machine gave up on this render because it took too long. "
+        "Please try again in a moment.",
+    )
     STORE_FAILED = (
         "store_failed",
         "Video generation failed: the finished video could not be saved",

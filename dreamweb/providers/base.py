@@ -33,6 +33,7 @@ CONTENT_POLICY = "moderation_blocked"  # the Videos API's own code, already know
 CANCELLED = "cancelled"  # the provider cancelled the render (nobody here asked it to)
 TIMED_OUT = "timed_out"  # the provider gave up on the render (it ran past its time limit)
 EXPIRED = "expired"  # the finished output is gone before dreamweb could save it
+RENDER_FAILED = "render_failed"  # the render itself failed upstream (the raw reason is logged)
 
 
 @dataclass(frozen=True)
