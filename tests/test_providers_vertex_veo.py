@@ -87,7 +87,11 @@ class TestWire:
         error = parse_operation(
             {"name": OP, "done": True, "error": {"code": 3, "message": "too large"}}
         )
-        assert (error.status, error.error_code, error.error_message) == (FAILED, RENDER_FAILED, "too large")
+        assert (error.status, error.error_code, error.error_message) == (
+            FAILED,
+            RENDER_FAILED,
+            "too large",
+        )
         filtered = parse_operation(
             {
                 "name": OP,

@@ -146,7 +146,8 @@ def ingest_video(
 
     ``source_uri`` is the ``gs://`` object the provider wrote the video to, if any (see the
     module doc for when that makes the copy server-side). Returns the outcome; raises
-    ``StorageError`` or ``ProviderError`` when every attempt failed (nothing partial is left visible, and the lease is released so the next try can start).
+    ``StorageError`` or ``ProviderError`` when every attempt failed (nothing partial is left
+    visible, and the lease is released so the next try can start).
     """
     started = clock()
     key = video_key(job_id)
@@ -204,7 +205,6 @@ def _discard_source(
             "provider output not deleted",
             extra={"output_uri": source_uri, "error": type(error).__name__},
         )
-    return IngestResult(IngestOutcome.STORED, size, thumbnail, duration)
 
 
 def _copy_video(

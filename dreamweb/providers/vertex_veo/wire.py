@@ -144,7 +144,11 @@ def parse_operation(data: Mapping[str, Any]) -> ProviderJob:
         message = optional_str(error.get("message")) or "Vertex AI reported an error"
         logger.warning(
             "vertex render failed",
-            extra={"operation": name, "upstream_code": error.get("code"), "upstream_message": message},
+            extra={
+                "operation": name,
+                "upstream_code": error.get("code"),
+                "upstream_message": message,
+            },
         )
         return ProviderJob(
             status=FAILED,

@@ -81,4 +81,3 @@ def same_bucket_blob(store: GCSVideoStore, bucket: str, name: str) -> storage.Bl
     if not name or name.startswith("/") or ".." in name.split("/"):
         raise StorageError("not a usable object name")
     return store.bucket.blob(name)
-
