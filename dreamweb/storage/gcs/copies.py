@@ -30,13 +30,12 @@ def rewrite_verified(
     *,
     content_type: str,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
-    bytes_per_call: int | None = None,
 ) -> None:
     """Copy ``source`` into ``destination`` (create-only) inside GCS, then verify it.
 
     ``PreconditionFailedError`` when the destination already exists; ``ObjectNotFoundError``
-    when the source is gone. ``bytes_per_call`` caps each rewrite call (tests use it to force
-    the token loop; GCS chooses itself when ``None``).
+    when the source is gone. (GCS decides how much each call copies: within one location and
+    storage class usually everything at once; fake-gcs-server always does.)
     """
     with translated(store.bucket_check):
         source.reload(timeout=store.timeout, retry=store.retry)
@@ -51,7 +50,6 @@ def rewrite_verified(
                 if_source_generation_match=source.generation,
                 timeout=store.timeout,
                 retry=store.conditional_retry,
-                **({"max_bytes_rewritten_per_call": bytes_per_call} if bytes_per_call else {}),
             )
         if token is None:
             break

@@ -74,8 +74,6 @@ class GCSVideoStore(VideoStore):
             self.retry, is_generation_specified, ["query_params"]
         )
         self.signer = signer
-        # Caps each rewrite call of a server-side copy (tests force the token loop with it).
-        self.rewrite_bytes_per_call: int | None = None
         self.api_access_endpoint = api_access_endpoint
         # Until the bucket has answered, a 404 also checks the bucket (see ``errors``).
         self.bucket_check = BucketCheck(client, self.bucket, prefix, timeout, self.retry)
@@ -254,7 +252,6 @@ class GCSVideoStore(VideoStore):
             blob,
             content_type="video/mp4" if key.endswith(".mp4") else "application/octet-stream",
             on_progress=lambda done, total: on_progress() if on_progress else None,
-            bytes_per_call=self.rewrite_bytes_per_call,
         )
         return _stored(key, blob)
 
