@@ -21,7 +21,6 @@ from dreamweb import create_app
 from dreamweb.errors import ObjectNotFoundError, PreconditionFailedError
 from dreamweb.jobs import FailureCode
 from dreamweb.services import services
-from dreamweb.storage import layout
 from dreamweb.storage.gcs import GCSVideoStore
 from dreamweb.storage.ingest import IngestOutcome, ingest_video
 from tests.concurrency import run_at_once
