@@ -241,7 +241,8 @@ def test_a_sweeper_killed_mid_copy_of_a_veo_output_is_finished_by_the_next_sweep
     assert [name for name in blobs if "/videos/" in name or "provider-output" in name] == [
         f"dw/videos/{job.id}.mp4"
     ]
-    assert blobs[f"dw/videos/{job.id}.mp4"].md5_hash == base64.b64encode(
-        hashlib.md5(expected).digest()
-    ).decode()
+    assert (
+        blobs[f"dw/videos/{job.id}.mp4"].md5_hash
+        == base64.b64encode(hashlib.md5(expected).digest()).decode()
+    )
     assert case.paid() == 1
