@@ -14,6 +14,8 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from dreamweb import create_app
+
 DOCUMENT_URI = "urn:dreamweb:openapi"
 
 
@@ -142,3 +144,19 @@ def test_fuzzed_job_ids_never_5xx_and_conform(client, document, job_id):
         if response.status_code == 404 and response.get_json()["error"] == "Not found":
             continue  # the path did not reach the route at all (e.g. an empty id)
         check_response(document, path, "get", response)
+
+
+def test_choice_enums_come_from_the_configured_capabilities(app_config, gcs_config):
+    vertex = {**app_config, **gcs_config, "VIDEO_PROVIDER": "vertex-veo"}
+    vertex.update(VERTEX_PROJECT="p", VIDEO_ALLOWED_SECONDS="4,8", OPENAI_API_KEY="")
+    for config, seconds, sizes in (
+        (app_config, ["4", "8", "12"], ["1280x720", "720x1280"]),
+        (vertex, ["4", "8"], ["1280x720", "720x1280", "1920x1080", "1080x1920"]),
+    ):
+        app = create_app(config)
+        fields = app.test_client().get("/api/openapi.json").get_json()["components"]["schemas"]
+        fields = fields["CreateVideoRequest"]["properties"]
+        assert fields["seconds"]["enum"] == [*seconds, *map(int, seconds)]
+        assert fields["size"]["enum"] == sizes == app.config["VIDEO_ALLOWED_SIZES"]
+        assert fields["seconds"]["default"] == app.config["VIDEO_SECONDS"]
+        validate(app.test_client().get("/api/openapi.json").get_json())
