@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
 
 import peers  # bench/ is on sys.path: the script's own folder
 import requests
@@ -64,25 +61,12 @@ def child(mode: str, simulator: str, emulator: str, key_json: str) -> None:
     requests.post(f"{simulator}/_sim/jobs/{operation}/complete", timeout=600).raise_for_status()
     finished = provider.retrieve(job.id)
     store.exists("videos/warmup.mp4")  # warm the client's connection and imports
-    baseline = peers.tree_rss(os.getpid())
-    with peers.PeakRSS(os.getpid()) as sampler:
-        started = time.perf_counter()
-        result = ingest_video(
+    figures = peers.measured(
+        lambda: ingest_video(
             store, provider, job_id=job_id, provider_job_id=job.id, source_uri=finished.output_uri
         )
-        seconds = time.perf_counter() - started
-    print(
-        json.dumps(
-            {
-                "baseline": baseline,
-                "peak": sampler.peak,
-                "seconds": seconds,
-                "bytes": result.video_bytes,
-                "outcome": result.outcome.value,
-                "source_left": source_left(store, finished.output_uri),
-            }
-        )
     )
+    print(json.dumps({**figures, "source_left": source_left(store, finished.output_uri)}))
 
 
 def source_left(store, uri: str | None) -> bool:
@@ -93,14 +77,7 @@ def source_left(store, uri: str | None) -> bool:
 
 
 def measure(mode: str, simulator: str, emulator: str, key_json: str) -> dict:
-    output = subprocess.run(
-        [sys.executable, __file__, "--child", mode, simulator, emulator, key_json],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=peers.ROOT,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return peers.child_figures(__file__, "--child", mode, simulator, emulator, key_json)
 
 
 def main() -> None:
@@ -120,12 +97,7 @@ def main() -> None:
         peers.fake_gcs() as emulator,
         peers.simulator(render_seconds=0, video_bytes=size, gcs_endpoint=emulator) as simulator,
     ):
-        requests.post(
-            f"{emulator}/storage/v1/b",
-            params={"project": "bench"},
-            json={"name": BUCKET},
-            timeout=10,
-        ).raise_for_status()
+        peers.create_bucket(emulator, BUCKET)
         _, key = throwaway_key(f"{simulator}/token", "bench")
         requests.post(f"{simulator}/_sim/service-accounts", json=key, timeout=10).raise_for_status()
         results = {

@@ -33,6 +33,24 @@ def cli_environment(config: dict) -> dict[str, str]:
     }
 
 
+def kill_a_sweeper_once_it_holds_the_lease(config: dict, store, job_id: str) -> None:
+    """Run ``flask sweep`` in a child process and SIGKILL it as soon as it holds the job's
+    ingest lease (it is then copying the video in)."""
+    sweeper = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "dreamweb", "sweep"],
+        cwd=ROOT,
+        env=cli_environment(config),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not store.exists(layout.lease_key(job_id)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.exists(layout.lease_key(job_id)), "the sweeper took the lease"
+    sweeper.send_signal(signal.SIGKILL)
+    sweeper.wait(timeout=10)
+
+
 def test_sweep_finishes_jobs_nobody_polls(app, simulator):
     with app.app_context():
         job, _ = services().jobs.create(PROMPT, seconds="4", size="1280x720")
@@ -59,21 +77,9 @@ def test_a_sweeper_killed_mid_ingest_is_finished_by_the_next_sweep(app_config, s
         job, _ = services().jobs.create(PROMPT, seconds="4", size="1280x720")
     simulator.complete(job.provider_job_id)
     simulator.inject("content", "hang", count=1, hang_seconds=30)
-    sweeper = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "dreamweb", "sweep"],
-        cwd=ROOT,
-        env=cli_environment(config),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     with app.app_context():
         store = services().store
-        deadline = time.monotonic() + 20
-        while not store.exists(layout.lease_key(job.id)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert store.exists(layout.lease_key(job.id)), "the sweeper took the lease"
-        sweeper.send_signal(signal.SIGKILL)
-        sweeper.wait(timeout=10)
+        kill_a_sweeper_once_it_holds_the_lease(config, store, job.id)
         assert not store.exists(layout.video_key(job.id)), "nothing partial is visible"
         # While the dead sweeper's lease is live, nobody else downloads.
         assert Sweeper(services().inline_jobs()).sweep().stored == 0
@@ -215,21 +221,8 @@ def test_a_sweeper_killed_mid_copy_of_a_veo_output_is_finished_by_the_next_sweep
     with app.app_context():
         job, _ = services().jobs.create(PROMPT, seconds="4", size="1280x720")
     simulator.complete(job.provider_job_id)  # the output is written into the bucket now
-    sweeper = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "dreamweb", "sweep"],
-        cwd=ROOT,
-        env=cli_environment(config),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     with app.app_context():
-        store = services().store
-        deadline = time.monotonic() + 30
-        while not store.exists(layout.lease_key(job.id)) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert store.exists(layout.lease_key(job.id)), "the sweeper took the lease"
-        sweeper.send_signal(signal.SIGKILL)
-        sweeper.wait(timeout=10)
+        kill_a_sweeper_once_it_holds_the_lease(config, services().store, job.id)
         assert services().jobs.get(job.id, fresh=True).status != "completed"
         time.sleep(5.2)  # the dead sweeper's lease runs out
         report = Sweeper(services().inline_jobs()).sweep()
