@@ -1,5 +1,6 @@
-"""Zero-copy ingest: a Veo output already in our bucket becomes ``videos/<jobId>.mp4`` by a GCS
-rewrite, checked against its source, and the source is deleted — no video byte crosses dreamweb.
+"""VIDEO_PROVIDER=vertex-veo end to end: the form's choices, estimated progress, faults, and
+zero-copy ingest — a Veo output already in our bucket becomes ``videos/<jobId>.mp4`` by a GCS
+rewrite, checked against its source, and the source is deleted; no video byte crosses dreamweb.
 
 Peers: fake-gcs-server over HTTP, here one started for this module with its access log on, so
 the tests can read which requests the app made (a media GET of the source would show there),
@@ -269,3 +270,24 @@ def test_local_store_streams_the_output_down_then_deletes_it(
     lines = [line for line in requests_logged(logged_gcs[1], since) if "veo%2Fprovider" in line]
     assert any(re.search(r"GET [^ ]*alt=media", line) for line in lines), "streamed via GCS"
     assert objects(logged_gcs, bucket) == [], "the output object was deleted"
+
+
+def test_the_form_offers_what_veo_renders(vertex):
+    page = create_app(vertex.config).test_client().get("/").get_data(as_text=True)
+    assert re.findall(r'name="seconds" value="(\d+)"', page) == ["4", "6", "8"]
+    sizes = re.findall(r'name="size" value="(\d+x\d+)"', page)
+    assert sizes == ["1280x720", "720x1280", "1920x1080", "1080x1920"]
+
+
+def test_refused_credentials_are_not_configured_with_an_operator_log_line(
+    app_config, simulator, logged_gcs, bucket, caplog
+):
+    from tests.fixtures.google_key import throwaway_key
+
+    _, untrusted = throwaway_key(simulator.token_url, "dreamweb-test")  # never trusted
+    settings = vertex_settings(simulator, logged_gcs[0], untrusted, bucket)
+    client = create_app({**app_config, **settings}).test_client()
+    response = client.post("/api/create-video", json={"prompt": PROMPT})
+    assert response.status_code == 503 and "not configured" in response.get_json()["error"]
+    assert simulator.counters().get("vertex.create", 0) == 0
+    assert any("vertex credentials refused" in r.getMessage() for r in caplog.records)
