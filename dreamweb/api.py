@@ -7,6 +7,7 @@ with the ``path`` converter so that ``..``, ``%2F`` and friends reach the valida
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from importlib import resources
@@ -19,7 +20,7 @@ from dreamweb.api_clients import api_client
 from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
 from dreamweb.extensions import create_limit
-from dreamweb.jobs import COMPLETED, FAILED, Job, iso
+from dreamweb.jobs import COMPLETED, FAILED, Job, iso, shown_progress
 from dreamweb.services import services
 from dreamweb.urls import external_url
 from dreamweb.validators import (
@@ -90,21 +91,33 @@ def video_status(job_id: str) -> Response:
     jobs = services().jobs
     job = jobs.status(validate_job_id(job_id))
     paused = jobs.provider_paused_for() is not None
-    response = jsonify(status_payload(job, provider_paused=paused))
+    capabilities = current_app.config["VIDEO_CAPABILITIES"]
+    payload = status_payload(
+        job, capabilities.typical_render_seconds, jobs.clock(), provider_paused=paused
+    )
+    response = jsonify(payload)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def status_payload(job: Job, *, provider_paused: bool = False) -> dict[str, Any]:
-    """The status document for ``job`` (pending/processing, completed or failed shape); a
-    running job gets a ``notice`` while the provider is paused (its state may be behind)."""
+def status_payload(
+    job: Job, typical_render_seconds: float, now: float, *, provider_paused: bool = False
+) -> dict[str, Any]:
+    """The status document for ``job`` (pending/processing, completed or failed shape).
+
+    A progress the provider did not report is estimated from the time since creation and
+    marked ``"progressEstimated": true`` (see ``dreamweb.jobs.model.shown_progress``); a
+    running job gets a ``notice`` while the provider is paused (its state may be behind).
+    """
     payload: dict[str, Any] = {"jobId": job.id, "status": job.status}
     if job.status == COMPLETED:
         payload.update(videoUrl=video_url(job.id, inline=False), completedAt=iso(job.completed_at))
     elif job.status == FAILED:
         payload["error"] = job.error
     else:
-        payload.update(progress=job.progress, stage=job.stage)
+        payload.update(progress=shown_progress(job, typical_render_seconds, now), stage=job.stage)
+        if job.progress_estimated:
+            payload["progressEstimated"] = True
         if provider_paused:
             payload["notice"] = PROVIDER_PAUSED_NOTICE
     return payload
@@ -122,14 +135,28 @@ def get_video(job_id: str) -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document of this API."""
-    return jsonify(openapi_document())
+    """The OpenAPI 3.1 document of this API, its choices as this server's config allows."""
+    return jsonify(with_configured_choices(openapi_document(), current_app.config))
 
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The packaged ``openapi.json``, read once per process."""
     return json.loads(resources.files("dreamweb").joinpath("openapi.json").read_text())
+
+
+def with_configured_choices(document: dict[str, Any], config: Any) -> dict[str, Any]:
+    """``document`` with the create request's ``seconds``/``size`` enums and defaults from the
+    config (themselves from the provider's capabilities): the one place the document learns
+    them, so it never lists a second copy."""
+    document = copy.deepcopy(document)
+    fields = document["components"]["schemas"]["CreateVideoRequest"]["properties"]
+    seconds = config["VIDEO_ALLOWED_SECONDS"]
+    fields["seconds"]["enum"] = [*seconds, *(int(value) for value in seconds)]
+    fields["seconds"]["default"] = config["VIDEO_SECONDS"]
+    fields["size"]["enum"] = list(config["VIDEO_ALLOWED_SIZES"])
+    fields["size"]["default"] = config["VIDEO_SIZE"]
+    return document
 
 
 @bp.after_request

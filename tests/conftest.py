@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.scripted",
     "tests.fixtures.redis",
+    "tests.fixtures.providers",
 ]
 
 

@@ -14,6 +14,8 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from dreamweb import create_app
+
 DOCUMENT_URI = "urn:dreamweb:openapi"
 
 
@@ -162,3 +164,19 @@ def test_token_and_delete_responses_conform(app_config, document, simulator):
     check_response(document, delete, "delete", client.delete(f"/api/videos/{job_id}", headers=auth))
     untokened = create_app(app_config).test_client()
     check_response(document, delete, "delete", untokened.delete(f"/api/videos/{job_id}"))
+
+
+def test_choice_enums_come_from_the_configured_capabilities(app_config, gcs_config):
+    vertex = {**app_config, **gcs_config, "VIDEO_PROVIDER": "vertex-veo"}
+    vertex.update(VERTEX_PROJECT="p", VIDEO_ALLOWED_SECONDS="4,8", OPENAI_API_KEY="")
+    for config, seconds, sizes in (
+        (app_config, ["4", "8", "12"], ["1280x720", "720x1280"]),
+        (vertex, ["4", "8"], ["1280x720", "720x1280", "1920x1080", "1080x1920"]),
+    ):
+        app = create_app(config)
+        fields = app.test_client().get("/api/openapi.json").get_json()["components"]["schemas"]
+        fields = fields["CreateVideoRequest"]["properties"]
+        assert fields["seconds"]["enum"] == [*seconds, *map(int, seconds)]
+        assert fields["size"]["enum"] == sizes == app.config["VIDEO_ALLOWED_SIZES"]
+        assert fields["seconds"]["default"] == app.config["VIDEO_SECONDS"]
+        validate(app.test_client().get("/api/openapi.json").get_json())
