@@ -43,7 +43,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["STORAGE_URL"]:
         app.config["STORAGE_URL"] = (Path(app.instance_path) / "storage").as_uri()
 
-    from dreamweb import api, cli, error_handlers, extensions, logs, security, services, web
+    from dreamweb import (
+        api,
+        cli,
+        error_handlers,
+        extensions,
+        logs,
+        security,
+        services,
+        web,
+        webhooks,
+    )
 
     logs.init_app(app)
     extensions.init_app(app)
@@ -55,4 +65,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     # The JSON API is for programs (no cookies, no forms); CSRF protects the HTML forms only.
     extensions.csrf.exempt(api.bp)
+    # Webhooks authenticate by signature; see dreamweb/webhooks.py for why no rate limit.
+    app.register_blueprint(webhooks.bp)
+    extensions.csrf.exempt(webhooks.bp)
+    extensions.limiter.exempt(webhooks.bp)
     return app

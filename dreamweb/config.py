@@ -199,6 +199,8 @@ SETTINGS: dict[str, Setting] = {
     "OPENROUTER_API_KEY": Setting(None, _optional_text),
     "OPENROUTER_BASE_URL": Setting("https://openrouter.ai/api/v1", _http_url),
     "PUBLIC_URL": Setting(None, _optional_http_url),
+    # OpenRouter webhooks: on when this and PUBLIC_URL are set (VIDEO_PROVIDER=openrouter).
+    "OPENROUTER_WEBHOOK_SECRET": Setting(None, _optional_text),
     # The video choices default to what the chosen provider and model can render.
     "VIDEO_MODEL": Setting(None, _optional_text),
     "VIDEO_SECONDS": Setting(None, _seconds),
@@ -273,6 +275,10 @@ def _check_consistency(settings: dict[str, Any]) -> None:
     ):
         raise ConfigError("OPENAI_API_KEY", "must start with 'sk-' for OpenAI's own API")
     _resolve_video_choices(settings)
+    if settings["OPENROUTER_WEBHOOK_SECRET"] and not settings["PUBLIC_URL"]:
+        raise ConfigError(
+            "PUBLIC_URL", "is required with OPENROUTER_WEBHOOK_SECRET (webhooks are sent to it)"
+        )
     if "{prompt}" not in settings["PROMPT_TEMPLATE"]:
         raise ConfigError("PROMPT_TEMPLATE", "must contain the placeholder {prompt}")
     if not settings["SECRET_KEY"]:
@@ -321,6 +327,15 @@ def _resolve_video_choices(settings: dict[str, Any]) -> None:
             settings[name] = preferred if preferred in allowed else allowed[0]
         elif settings[name] not in allowed:
             raise ConfigError(name, f"must be one of {', '.join(allowed)}")
+
+
+def openrouter_webhooks_enabled(config: Mapping[str, Any]) -> bool:
+    """Whether jobs ask OpenRouter for a signed webhook (``PUBLIC_URL`` and the secret set)."""
+    return bool(
+        config.get("VIDEO_PROVIDER") == "openrouter"
+        and config.get("PUBLIC_URL")
+        and config.get("OPENROUTER_WEBHOOK_SECRET")
+    )
 
 
 def settings_from_environment() -> dict[str, Any]:

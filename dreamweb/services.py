@@ -12,8 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 
+from dreamweb.config import openrouter_webhooks_enabled
 from dreamweb.jobs import JobService, RecordCache
 from dreamweb.providers import build_provider, provider_configured
 from dreamweb.providers.base import VideoProvider
@@ -99,7 +100,12 @@ class Services:
             self._config,
             spawn=self.background.spawn,
             cache=self.record_cache,
+            callback_url=self._callback_url if openrouter_webhooks_enabled(self._config) else None,
         )
+
+    def _callback_url(self, job_id: str) -> str:
+        """Where the provider posts its webhook for ``job_id`` (in an app context)."""
+        return self._config["PUBLIC_URL"].rstrip("/") + url_for("webhooks.openrouter", job=job_id)
 
     def inline_jobs(self) -> JobService:
         """A ``JobService`` that ingests in the calling thread (the sweeper's)."""

@@ -62,6 +62,18 @@ class FailureCode(enum.StrEnum):
         "The finished video expired at the provider before we could save it. "
         "Nothing is wrong with your dream: please try again.",
     )
+    CANCELLED = (
+        "cancelled",
+        "Video generation failed: the provider cancelled the render",
+        "The video service cancelled this dream before it was finished. "
+        "Nothing is wrong with your dream: please try again.",
+    )
+    TIMED_OUT = (
+        "timed_out",
+        "Video generation failed: the provider ran out of time before the video was finished",
+        "The video service took too long and gave up on this dream. "
+        "Please try again in a little while.",
+    )
     PROVIDER_LOST = (
         "provider_lost",
         "Video generation failed: the provider no longer has this video",
@@ -140,6 +152,7 @@ class Job:
     checked_at: float | None = None
     expires_at: float | None = None
     video_bytes: int | None = None
+    cost: float | None = None  # what the provider charged, USD, when it says (OpenRouter)
     thumbnail: bool = False
     ingest_failures: int = 0
     ingest_retry_at: float | None = None
@@ -180,6 +193,8 @@ def apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
         changes.update(
             status=PROCESSING, stage=STORING, progress=100, expires_at=upstream.expires_at
         )
+        if upstream.cost is not None:
+            changes["cost"] = upstream.cost
     else:
         changes.update(
             status=upstream.status,

@@ -55,7 +55,8 @@ class JobService:
     """Domain operations on jobs.
 
     ``spawn(key, task)`` runs ``task`` in the background (a thread pool in the web process,
-    inline in the sweeper), at most once at a time per ``key``; ``clock`` is injectable.
+    inline in the sweeper), at most once at a time per ``key``; ``clock`` is injectable;
+    ``callback_url(job_id)``, when given, is where the provider should post its webhook.
     """
 
     def __init__(
@@ -67,8 +68,10 @@ class JobService:
         spawn: Callable[[str, Callable[[], object]], None] | None = None,
         clock: Callable[[], float] = time.time,
         cache: RecordCache | None = None,
+        callback_url: Callable[[str], str] | None = None,
     ) -> None:
         self.store = store
+        self.callback_url = callback_url
         self.provider = provider
         self.config = config
         self.spawn = spawn or run_inline
@@ -124,6 +127,7 @@ class JobService:
                 model=job.model,
                 seconds=job.seconds,
                 size=job.size,
+                callback_url=self.callback_url(job.id) if self.callback_url else None,
             )
         except NOT_STARTED:
             self.records.remove(job.id)  # no job was started upstream: nothing to keep
