@@ -51,10 +51,8 @@ def openrouter() -> Response:
     if not openrouter_webhooks_enabled(config):
         return _answer(404, "Not found")
     raw = request.get_data(cache=False)
-    problem = signature_problem(
-        raw, request.headers.get(SIGNATURE_HEADER), config["OPENROUTER_WEBHOOK_SECRET"],
-        now=time.time(),
-    )  # fmt: skip
+    secret = config["OPENROUTER_WEBHOOK_SECRET"]
+    problem = signature_problem(raw, request.headers.get(SIGNATURE_HEADER), secret, now=time.time())
     if problem is not None:
         logger.warning("openrouter webhook refused", extra={"reason": problem})
         return _answer(401, "Invalid webhook signature")

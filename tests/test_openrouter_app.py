@@ -18,7 +18,7 @@ from dreamweb import create_app
 from dreamweb.jobs import FailureCode, Job
 from dreamweb.providers.openrouter import CATALOG
 from dreamweb.storage import layout
-from tests.fixtures.openrouter import OPENROUTER_TEST_KEY, openrouter_settings
+from tests.fixtures.openrouter import OPENROUTER_TEST_KEY, openrouter_settings, provider_bytes
 from tests.fixtures.simulator import SimulatorHandle
 
 PROMPT = "A lighthouse keeper dreaming of whales singing in the fog"
@@ -67,18 +67,6 @@ def poll_until_final(client: Any, job_id: str, timeout: float = 20.0) -> dict[st
     raise AssertionError(f"never final: {seen[-5:]}")
 
 
-def provider_bytes(simulator: SimulatorHandle, provider_job_id: str) -> bytes:
-    """The video as the simulator serves it (read after the app's calls were counted)."""
-    answer = requests.get(
-        f"{simulator.openrouter_base_url}/videos/{provider_job_id}/content",
-        params={"index": "0"},
-        headers={"Authorization": f"Bearer {OPENROUTER_TEST_KEY}"},
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return answer.content
-
-
 def assert_stored_byte_exact(app, client, simulator: SimulatorHandle, job_id: str) -> None:
     stored = client.get(f"/api/get-video/{job_id}")
     assert stored.status_code == 200
@@ -99,6 +87,7 @@ def test_full_flow_keeps_the_cost(app, client, simulator: SimulatorHandle) -> No
     counters = simulator.counters()
     assert (counters["openrouter.create"], counters["openrouter.content"]) == (1, 1)
     assert_stored_byte_exact(app, client, simulator, job_id)
+    assert simulator.webhook_deliveries() == []  # no secret configured: no callback_url sent
     schema = client.get("/api/openapi.json").get_json()["components"]["schemas"]
     assert schema["CompletedStatus"]["properties"]["cost"]["type"] == "number"
 
