@@ -20,6 +20,7 @@ from dreamweb.errors import ConfigError
 from dreamweb.providers import PROVIDERS, capabilities_for, check_settings, default_model
 
 OPENAI_HOST = "api.openai.com"
+OPENROUTER_HOST = "openrouter.ai"
 ENVIRONMENTS = ("production", "development", "demo")
 SIZE_PATTERN = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
 DEFAULT_PROMPT_TEMPLATE = (
@@ -274,11 +275,8 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         and not key.startswith("sk-")
     ):
         raise ConfigError("OPENAI_API_KEY", "must start with 'sk-' for OpenAI's own API")
+    _check_openrouter_webhooks(settings)  # before the catalog is read: no network for this
     _resolve_video_choices(settings)
-    if settings["OPENROUTER_WEBHOOK_SECRET"] and not settings["PUBLIC_URL"]:
-        raise ConfigError(
-            "PUBLIC_URL", "is required with OPENROUTER_WEBHOOK_SECRET (webhooks are sent to it)"
-        )
     if "{prompt}" not in settings["PROMPT_TEMPLATE"]:
         raise ConfigError("PROMPT_TEMPLATE", "must contain the placeholder {prompt}")
     if not settings["SECRET_KEY"]:
@@ -297,6 +295,21 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         settings["LOG_FORMAT"] = "json" if under_gunicorn or production else "text"
     if settings["SESSION_COOKIE_SECURE"] is None:
         settings["SESSION_COOKIE_SECURE"] = settings["DREAMWEB_ENV"] == "production"
+
+
+def _check_openrouter_webhooks(settings: dict[str, Any]) -> None:
+    """A webhook secret needs somewhere to send the webhooks; OpenRouter itself calls HTTPS only
+    (an http:// callback would make it refuse every create)."""
+    if not settings["OPENROUTER_WEBHOOK_SECRET"]:
+        return
+    public_url = settings["PUBLIC_URL"]
+    if not public_url:
+        raise ConfigError(
+            "PUBLIC_URL", "is required with OPENROUTER_WEBHOOK_SECRET (webhooks are sent to it)"
+        )
+    real_openrouter = urlsplit(settings["OPENROUTER_BASE_URL"]).hostname == OPENROUTER_HOST
+    if real_openrouter and urlsplit(public_url).scheme != "https":
+        raise ConfigError("PUBLIC_URL", "must be https:// for OpenRouter webhooks")
 
 
 def _resolve_video_choices(settings: dict[str, Any]) -> None:

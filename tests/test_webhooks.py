@@ -217,3 +217,22 @@ def test_a_secret_needs_a_public_url(app_config, simulator) -> None:
         load_settings(config)
     assert info.value.args[0] == "PUBLIC_URL" or "PUBLIC_URL" in str(info.value)
     assert str(info.value) != "s"  # the secret is never echoed
+
+
+def test_openrouter_itself_needs_an_https_public_url(app_config, simulator) -> None:
+    config = {
+        **app_config,
+        **openrouter_settings(simulator),
+        "OPENROUTER_BASE_URL": "https://openrouter.ai/api/v1",
+        "OPENROUTER_WEBHOOK_SECRET": "a-secret",
+        "PUBLIC_URL": "http://dreams.example.com",
+    }
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert (info.value.variable, "https" in info.value.problem) == ("PUBLIC_URL", True)
+
+
+def test_webhook_errors_are_json(live: LiveServer) -> None:
+    answer = requests.get(f"{live.url}/webhooks/openrouter", timeout=10)
+    assert answer.status_code == 405
+    assert answer.json() == {"error": "Method GET not allowed"}

@@ -6,6 +6,7 @@
     service.py      JobService: create, refresh (shared TTL), ingest, delete
     ingest.py       when a finished job's video is copied in, and what the job becomes
     sweep.py        the sweeper: advance unfinished jobs, expire old keys
+    webhooks.py     a provider's webhook for one of our jobs: match, deduplicate, advance
 
 The model, records and idempotency names are imported here eagerly. The service side imports
 providers (which take their statuses from ``dreamweb.jobs.model``), so its names load on first
