@@ -7,6 +7,7 @@ with the ``path`` converter so that ``..``, ``%2F`` and friends reach the valida
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from importlib import resources
@@ -18,7 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
 from dreamweb.extensions import create_limit
-from dreamweb.jobs import COMPLETED, FAILED, Job, iso
+from dreamweb.jobs import COMPLETED, FAILED, Job, iso, shown_progress
 from dreamweb.services import services
 from dreamweb.validators import (
     parse_create_request,
@@ -77,14 +78,20 @@ def json_body() -> Any:
 @bp.get("/video-status/<path:job_id>")
 def video_status(job_id: str) -> Response:
     """The job's status in the seed's shapes; advances it upstream at most once per TTL."""
-    job = services().jobs.refresh(validate_job_id(job_id))
-    response = jsonify(status_payload(job))
+    jobs = services().jobs
+    job = jobs.refresh(validate_job_id(job_id))
+    capabilities = current_app.config["VIDEO_CAPABILITIES"]
+    response = jsonify(status_payload(job, capabilities.typical_render_seconds, jobs.clock()))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def status_payload(job: Job) -> dict[str, Any]:
-    """The status document for ``job`` (pending/processing, completed or failed shape)."""
+def status_payload(job: Job, typical_render_seconds: float, now: float) -> dict[str, Any]:
+    """The status document for ``job`` (pending/processing, completed or failed shape).
+
+    A progress the provider did not report is estimated from the time since creation and
+    marked ``"progressEstimated": true`` (see ``dreamweb.jobs.model.shown_progress``).
+    """
     payload: dict[str, Any] = {"jobId": job.id, "status": job.status}
     if job.status == COMPLETED:
         payload.update(videoUrl=video_url(job.id, inline=False), completedAt=iso(job.completed_at))
@@ -93,7 +100,9 @@ def status_payload(job: Job) -> dict[str, Any]:
     elif job.status == FAILED:
         payload["error"] = job.error
     else:
-        payload.update(progress=job.progress, stage=job.stage)
+        payload.update(progress=shown_progress(job, typical_render_seconds, now), stage=job.stage)
+        if job.progress_estimated:
+            payload["progressEstimated"] = True
     return payload
 
 
@@ -109,14 +118,28 @@ def get_video(job_id: str) -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document of this API."""
-    return jsonify(openapi_document())
+    """The OpenAPI 3.1 document of this API, its choices as this server's config allows."""
+    return jsonify(with_configured_choices(openapi_document(), current_app.config))
 
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The packaged ``openapi.json``, read once per process."""
     return json.loads(resources.files("dreamweb").joinpath("openapi.json").read_text())
+
+
+def with_configured_choices(document: dict[str, Any], config: Any) -> dict[str, Any]:
+    """``document`` with the create request's ``seconds``/``size`` enums and defaults from the
+    config (themselves from the provider's capabilities): the one place the document learns
+    them, so it never lists a second copy."""
+    document = copy.deepcopy(document)
+    fields = document["components"]["schemas"]["CreateVideoRequest"]["properties"]
+    seconds = config["VIDEO_ALLOWED_SECONDS"]
+    fields["seconds"]["enum"] = [*seconds, *(int(value) for value in seconds)]
+    fields["seconds"]["default"] = config["VIDEO_SECONDS"]
+    fields["size"]["enum"] = list(config["VIDEO_ALLOWED_SIZES"])
+    fields["size"]["default"] = config["VIDEO_SIZE"]
+    return document
 
 
 @bp.after_request

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.gcs",
     "tests.fixtures.browser",
     "tests.fixtures.scripted",
+    "tests.fixtures.providers",
 ]
 
 

@@ -57,10 +57,18 @@ def app_config(app_config, simulator):
     return {**app_config, "STATUS_TTL_SECONDS": "0.2"}
 
 
+@pytest.fixture
+def contract(app_config, provider_config):
+    """``(client, case)``: an app on one provider of the contract suite (``provider_config``:
+    openai-videos, vertex-veo on the GCS emulator, openrouter). Only the configuration differs."""
+    return create_app({**app_config, **provider_config.config}).test_client(), provider_config
+
+
 # --- create -----------------------------------------------------------------------------
 
 
-def test_create_returns_202_with_location_and_the_seed_shape(client, simulator):
+def test_create_returns_202_with_location_and_the_seed_shape(contract):
+    client, case = contract
     response = create(client)
     assert response.status_code == 202
     body = response.get_json()
@@ -68,14 +76,16 @@ def test_create_returns_202_with_location_and_the_seed_shape(client, simulator):
     assert is_job_id(body["jobId"]) and body["status"] == "pending"
     assert time.strptime(body["createdAt"], "%Y-%m-%dT%H:%M:%SZ")
     assert response.headers["Location"] == f"http://localhost/api/video-status/{body['jobId']}"
-    assert simulator.counters()["create"] == 1
+    assert case.paid() == 1
 
 
-def test_provider_id_is_never_exposed(client, simulator):
+def test_provider_id_is_never_exposed(contract):
+    client, case = contract
     body = create(client).get_json()
-    provider_ids = [video["id"] for video in provider_videos(simulator)]
+    provider_ids = case.provider_ids()
     status = client.get(f"/api/video-status/{body['jobId']}").get_data(as_text=True)
     assert provider_ids and not any(pid in status or pid == body["jobId"] for pid in provider_ids)
+    assert "operations/" not in status
     assert client.get(f"/api/video-status/{provider_ids[0]}").status_code in (400, 404)
 
 
@@ -211,20 +221,22 @@ def test_no_key_means_503_not_configured(app_config, simulator):
     assert simulator.counters()["create"] == 0
 
 
-def test_provider_rate_limit_on_create_is_503_with_retry_after(client, simulator):
-    simulator.inject("create", "429", count=5, retry_after=1)
+def test_provider_rate_limit_on_create_is_503_with_retry_after(contract, simulator):
+    client, case = contract
+    simulator.inject(case.route("create"), "429", count=5, retry_after=1)
     response = create(client)
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) >= 1
     assert "error" in response.get_json()
 
 
-def test_provider_500_on_create_is_502_and_not_retried(client, simulator):
-    simulator.inject("create", "500", count=5)
+def test_provider_500_on_create_is_502_and_not_retried(contract, simulator):
+    client, case = contract
+    simulator.inject(case.route("create"), "500", count=5)
     response = create(client)
     assert response.status_code == 502
     assert response.get_json() == {"error": "The video provider is unavailable"}
-    assert simulator.counters()["create"] == 1, "a create is never retried after a 500"
+    assert case.paid() == 1, "a create is never retried after a 500"
 
 
 def test_provider_hang_on_create_is_a_bounded_502(app_config, simulator):
@@ -244,13 +256,14 @@ def test_provider_rejection_is_400_with_its_message(app_config, simulator):
     assert "sora-9" in response.get_json()["error"]
 
 
-def test_idempotency_key_returns_the_first_response(client, simulator):
+def test_idempotency_key_returns_the_first_response(contract):
+    client, case = contract
     first = create(client, headers={"Idempotency-Key": "order-77"})
     second = create(client, headers={"Idempotency-Key": "order-77"})
     assert first.status_code == second.status_code == 202
     assert first.get_json()["jobId"] == second.get_json()["jobId"]
     assert second.headers["Idempotent-Replayed"] == "true"
-    assert simulator.counters()["create"] == 1
+    assert case.paid() == 1
     assert create(client, headers={"Idempotency-Key": "bad key"}).status_code == 400
 
 
@@ -287,14 +300,22 @@ def test_unknown_id_is_404_without_upstream(client, simulator):
     assert sum(simulator.counters().values()) == 0
 
 
-def test_running_then_completed_shapes(client, simulator):
+def test_running_then_completed_shapes(contract):
+    client, case = contract
     job_id = create(client).get_json()["jobId"]
     running = client.get(f"/api/video-status/{job_id}").get_json()
     assert {"jobId", "status", "progress"} <= set(running)
+    assert set(running) <= {"jobId", "status", "progress", "stage", "progressEstimated"}
     assert running["status"] in ("pending", "processing")
     assert 0 <= running["progress"] <= 100
+    if not client.application.config["VIDEO_CAPABILITIES"].reports_progress:
+        # A figure the provider never sent is an estimate, marked so, below 100.
+        assert running["progressEstimated"] is True and running["progress"] < 100
     done = wait_for(client, job_id)
-    assert set(done) == {"jobId", "status", "videoUrl", "completedAt"}
+    # What the provider charged (USD), only where it says: OpenRouter's usage.cost.
+    charged = {"cost"} if case.name == "openrouter" else set()
+    assert set(done) == {"jobId", "status", "videoUrl", "completedAt"} | charged
+    assert not charged or done["cost"] > 0
     assert done["status"] == "completed"
     assert done["videoUrl"] == f"http://localhost/api/get-video/{job_id}"
     video = client.get(done["videoUrl"])
@@ -315,7 +336,10 @@ def test_storing_stage_is_reported_while_the_copy_runs(client, simulator):
     assert wait_for(client, job_id)["status"] == "completed"
 
 
-def test_failed_shape(client, simulator):
+def test_failed_shape(contract):
+    client, case = contract
+    if case.name == "openrouter":
+        pytest.xfail("OpenRouter's failure texts are issue 12's (branch wor): it passes through")
     job_id = create(client, {"prompt": "a nightmare of teeth falling out"}).get_json()["jobId"]
     assert wait_for(client, job_id) == {
         "jobId": job_id,
@@ -324,17 +348,22 @@ def test_failed_shape(client, simulator):
     }
 
 
-def test_status_rate_limited_upstream_is_503(client, simulator):
+def test_status_rate_limited_upstream_is_503(contract, simulator):
+    client, case = contract
     job_id = create(client).get_json()["jobId"]
-    simulator.inject("retrieve", "429", count=10, retry_after=1)
+    simulator.inject(case.route("retrieve"), "429", count=10, retry_after=1)
     time.sleep(0.25)
     response = client.get(f"/api/video-status/{job_id}")
-    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.status_code == 503
+    # The provider's own Retry-After when it sends one; Vertex's RESOURCE_EXHAUSTED has none.
+    expected = "30" if case.name == "vertex-veo" else "1"
+    assert response.headers["Retry-After"] == expected
 
 
-def test_status_upstream_down_is_502_and_keeps_state(client, simulator):
+def test_status_upstream_down_is_502_and_keeps_state(contract, simulator):
+    client, case = contract
     job_id = create(client).get_json()["jobId"]
-    simulator.inject("retrieve", "500", count=2)  # the first attempt and its one retry
+    simulator.inject(case.route("retrieve"), "500", count=2)  # the first attempt and its one retry
     time.sleep(0.25)
     response = client.get(f"/api/video-status/{job_id}")
     assert response.status_code == 502 and "error" in response.get_json()
@@ -363,11 +392,13 @@ def test_get_video_404_shape_before_it_is_stored(client):
     assert response.get_json() == {"error": f"Video not found for job ID: {job_id}"}
 
 
-def test_get_video_headers_range_and_conditionals(client, simulator):
+def test_get_video_headers_range_and_conditionals(contract):
+    client, case = contract
     job_id = create(client).get_json()["jobId"]
     wait_for(client, job_id)
     full = client.get(f"/api/get-video/{job_id}")
     size = len(full.data)
+    assert full.data == case.video_bytes(case.provider_ids()[0]), "byte-exact"
     assert full.headers["Content-Length"] == str(size)
     assert full.headers["Accept-Ranges"] == "bytes"
     assert full.headers["Content-Disposition"] == f'attachment; filename="dream-{job_id}.mp4"'

@@ -18,7 +18,11 @@ from dreamweb import create_app
 from dreamweb.jobs import FailureCode, Job
 from dreamweb.providers.openrouter import CATALOG
 from dreamweb.storage import layout
-from tests.fixtures.openrouter import OPENROUTER_TEST_KEY, openrouter_settings, provider_bytes
+from tests.fixtures.providers import (
+    OPENROUTER_TEST_KEY,
+    openrouter_settings,
+    openrouter_video_bytes,
+)
 from tests.fixtures.simulator import SimulatorHandle
 
 PROMPT = "A lighthouse keeper dreaming of whales singing in the fog"
@@ -70,7 +74,7 @@ def poll_until_final(client: Any, job_id: str, timeout: float = 20.0) -> dict[st
 def assert_stored_byte_exact(app, client, simulator: SimulatorHandle, job_id: str) -> None:
     stored = client.get(f"/api/get-video/{job_id}")
     assert stored.status_code == 200
-    expected = provider_bytes(simulator, stored_job(app, job_id).provider_job_id)
+    expected = openrouter_video_bytes(simulator, stored_job(app, job_id).provider_job_id)
     assert stored.data == expected and stored.data[4:8] == b"ftyp"
 
 

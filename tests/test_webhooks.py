@@ -25,7 +25,7 @@ from dreamweb.jobs import Job
 from dreamweb.providers.openrouter import CATALOG
 from dreamweb.storage import layout
 from tests.fixtures.browser import LiveServer, serve_app
-from tests.fixtures.openrouter import openrouter_settings, provider_bytes
+from tests.fixtures.providers import openrouter_settings, openrouter_video_bytes
 from tests.fixtures.simulator import SimulatorHandle
 
 SECRET = "whsec-dreamweb-test"
@@ -119,7 +119,7 @@ def test_a_valid_delivery_stores_the_video_with_no_client_poll(
     assert status["status"] == "completed" and status["cost"] == job.cost
     assert simulator.counters() == counters  # a finished job never asks the provider again
     video = requests.get(status["videoUrl"], timeout=10)
-    assert video.content == provider_bytes(simulator, job.provider_job_id)
+    assert video.content == openrouter_video_bytes(simulator, job.provider_job_id)
 
 
 def test_a_delivery_signed_with_another_secret_changes_nothing(

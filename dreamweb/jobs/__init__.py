@@ -32,6 +32,7 @@ from dreamweb.jobs.model import (
     failure_text,
     iso,
     new_job_id,
+    shown_progress,
 )
 from dreamweb.jobs.records import JobRecords, RecordCache
 
@@ -65,6 +66,7 @@ __all__ = [
     "failure_text",
     "iso",
     "new_job_id",
+    "shown_progress",
 ]
 
 

@@ -47,6 +47,7 @@ def ingest_job(
             require_provider(provider),
             job_id=job.id,
             provider_job_id=job.provider_job_id or "",
+            source_uri=job.output_uri,
             expires_at=job.expires_at,
             lease_seconds=config["INGEST_LEASE_SECONDS"],
             attempts=config["INGEST_ATTEMPTS"],

@@ -62,18 +62,6 @@ class FailureCode(enum.StrEnum):
         "The finished video expired at the provider before we could save it. "
         "Nothing is wrong with your dream: please try again.",
     )
-    CANCELLED = (
-        "cancelled",
-        "Video generation failed: the provider cancelled the render",
-        "The video service cancelled this dream before it was finished. "
-        "Nothing is wrong with your dream: please try again.",
-    )
-    TIMED_OUT = (
-        "timed_out",
-        "Video generation failed: the provider ran out of time before the video was finished",
-        "The video service took too long and gave up on this dream. "
-        "Please try again in a little while.",
-    )
     PROVIDER_LOST = (
         "provider_lost",
         "Video generation failed: the provider no longer has this video",
@@ -90,6 +78,23 @@ class FailureCode(enum.StrEnum):
         "Video generation failed: the provider did not confirm the request"
         " (it may still have started; retrying with the same Idempotency-Key is safe)",
         "The dream machine did not confirm that it started this dream. "
+        "Please try again in a moment.",
+    )
+    RENDER_FAILED = (
+        "render_failed",
+        "Video generation failed: the video model could not render this dream",
+        "The video model ran into a problem while rendering this dream. "
+        "Please try again; describing it a little differently sometimes helps.",
+    )
+    CANCELLED = (
+        "cancelled",
+        "Video generation failed: the provider cancelled the render",
+        "The dream machine cancelled this render on its side. Please try again.",
+    )
+    TIMED_OUT = (
+        "timed_out",
+        "Video generation failed: the render took longer than the provider allows",
+        "The dream machine gave up on this render because it took too long. "
         "Please try again in a moment.",
     )
     STORE_FAILED = (
@@ -143,7 +148,9 @@ class Job:
     created_status: str = PENDING  # what the create answered: replayed verbatim
     stage: str | None = "queued"
     progress: int = 0
+    progress_estimated: bool = False  # the provider reports none: answers estimate from time
     provider_job_id: str | None = None
+    output_uri: str | None = None  # gs:// object the provider left the video in (server-only)
     error: str | None = None
     error_code: str | None = None
     created_at: float = field(default_factory=time.time)
@@ -190,8 +197,14 @@ def apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
         )
     elif upstream.status == COMPLETED:
         # Completed upstream is not completed here until the video is in our store.
+        # Its progress is a fact now (the render is done), not an estimate.
         changes.update(
-            status=PROCESSING, stage=STORING, progress=100, expires_at=upstream.expires_at
+            status=PROCESSING,
+            stage=STORING,
+            progress=100,
+            progress_estimated=False,
+            expires_at=upstream.expires_at,
+            output_uri=upstream.output_uri,
         )
         if upstream.cost is not None:
             changes["cost"] = upstream.cost
@@ -200,8 +213,27 @@ def apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
             status=upstream.status,
             stage=STAGES.get(upstream.status, "rendering"),
             progress=max(job.progress, min(upstream.progress or 0, 99)),
+            progress_estimated=upstream.progress is None,
         )
     return replace(job, **changes)
+
+
+def estimated_progress(elapsed: float, typical: float) -> int:
+    """A progress figure from time alone, for providers that report none: 90 % at the model's
+    ``typical`` render time, then creeping towards 99 (never 100: only "done" is 100)."""
+    if elapsed <= 0 or typical <= 0:
+        return 0
+    ratio = elapsed / typical
+    figure = 90 * ratio if ratio <= 1 else 99 - 9 / ratio
+    return min(99, int(figure))
+
+
+def shown_progress(job: Job, typical_render_seconds: float, now: float) -> int:
+    """The progress to answer for a running ``job``: the provider's figure, or an estimate
+    from elapsed time when ``job.progress_estimated``."""
+    if not job.progress_estimated:
+        return job.progress
+    return max(job.progress, estimated_progress(now - job.created_at, typical_render_seconds))
 
 
 def first_answer(job: Job, upstream: ProviderJob, now: float) -> Job:
