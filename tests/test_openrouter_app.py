@@ -24,6 +24,7 @@ from tests.fixtures.providers import (
     openrouter_video_bytes,
 )
 from tests.fixtures.simulator import SimulatorHandle
+from tests.web.conftest import post_dream
 
 PROMPT = "A lighthouse keeper dreaming of whales singing in the fog"
 STORED = "stored"
@@ -179,6 +180,14 @@ def test_out_of_credits_is_503_for_clients_and_a_log_line_for_the_operator(
     assert OPENROUTER_TEST_KEY not in caplog.text
     assert list(services_of(app).store.list(layout.JOBS)) == []  # nothing was started
     assert simulator.counters()["openrouter.create"] == 1
+
+
+def test_out_of_credits_on_the_form_says_so(app, client, simulator: SimulatorHandle) -> None:
+    simulator.inject("openrouter.create", "402")
+    answer = post_dream(client, PROMPT)
+    assert answer.status_code == 503
+    assert "out of credits" in answer.get_data(as_text=True)
+    assert list(services_of(app).store.list(layout.JOBS)) == []
 
 
 def radio_values(page: str, name: str) -> list[str]:

@@ -67,6 +67,11 @@ def delivery_records(live: LiveServer) -> list[str]:
     return list(live.app.extensions["dreamweb"].store.list(layout.IDEMPOTENCY))
 
 
+def answered_deliveries(simulator: SimulatorHandle) -> list[dict[str, Any]]:
+    """The simulator's webhook deliveries the app has answered."""
+    return [d for d in simulator.webhook_deliveries() if d["status"] is not None]
+
+
 def status_polls(live: LiveServer) -> list[str]:
     return [path for path, _ in live.requests if path.startswith("/api/video-status")]
 
@@ -101,7 +106,7 @@ def test_a_valid_delivery_stores_the_video_with_no_client_poll(
 ) -> None:
     job_id = create(live)
     job = wait_for(lambda: (j := record(live, job_id)).status == "completed" and j)
-    [delivery] = simulator.webhook_deliveries()
+    [delivery] = wait_for(lambda: answered_deliveries(simulator))
     assert delivery["status"] == 204
     assert delivery["url"] == f"{live.url}/webhooks/openrouter?job={job_id}"
     assert status_polls(live) == []
@@ -128,9 +133,7 @@ def test_a_delivery_signed_with_another_secret_changes_nothing(
     simulator.configure(webhook_secret="someone-elses-secret")
     job_id = create(live)
     before = record(live, job_id)
-    [delivery] = wait_for(
-        lambda: [d for d in simulator.webhook_deliveries() if d["status"] is not None]
-    )
+    [delivery] = wait_for(lambda: answered_deliveries(simulator))
     assert delivery["status"] == 401
     time.sleep(0.3)  # a background task, had one been started, would have run by now
     assert record(live, job_id) == before
