@@ -20,7 +20,6 @@ from dreamweb.errors import ConfigError
 from dreamweb.providers import PROVIDERS, capabilities_for, check_settings, default_model
 
 OPENAI_HOST = "api.openai.com"
-OPENROUTER_HOST = "openrouter.ai"
 ENVIRONMENTS = ("production", "development", "demo")
 SIZE_PATTERN = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
 DEFAULT_PROMPT_TEMPLATE = (
@@ -275,7 +274,6 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         and not key.startswith("sk-")
     ):
         raise ConfigError("OPENAI_API_KEY", "must start with 'sk-' for OpenAI's own API")
-    _check_openrouter_webhooks(settings)  # before the catalog is read: no network for this
     _resolve_video_choices(settings)
     if "{prompt}" not in settings["PROMPT_TEMPLATE"]:
         raise ConfigError("PROMPT_TEMPLATE", "must contain the placeholder {prompt}")
@@ -295,21 +293,6 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         settings["LOG_FORMAT"] = "json" if under_gunicorn or production else "text"
     if settings["SESSION_COOKIE_SECURE"] is None:
         settings["SESSION_COOKIE_SECURE"] = settings["DREAMWEB_ENV"] == "production"
-
-
-def _check_openrouter_webhooks(settings: dict[str, Any]) -> None:
-    """A webhook secret needs somewhere to send the webhooks; OpenRouter itself calls HTTPS only
-    (an http:// callback would make it refuse every create)."""
-    if not settings["OPENROUTER_WEBHOOK_SECRET"]:
-        return
-    public_url = settings["PUBLIC_URL"]
-    if not public_url:
-        raise ConfigError(
-            "PUBLIC_URL", "is required with OPENROUTER_WEBHOOK_SECRET (webhooks are sent to it)"
-        )
-    real_openrouter = urlsplit(settings["OPENROUTER_BASE_URL"]).hostname == OPENROUTER_HOST
-    if real_openrouter and urlsplit(public_url).scheme != "https":
-        raise ConfigError("PUBLIC_URL", "must be https:// for OpenRouter webhooks")
 
 
 def _resolve_video_choices(settings: dict[str, Any]) -> None:
@@ -340,15 +323,6 @@ def _resolve_video_choices(settings: dict[str, Any]) -> None:
             settings[name] = preferred if preferred in allowed else allowed[0]
         elif settings[name] not in allowed:
             raise ConfigError(name, f"must be one of {', '.join(allowed)}")
-
-
-def openrouter_webhooks_enabled(config: Mapping[str, Any]) -> bool:
-    """Whether jobs ask OpenRouter for a signed webhook (``PUBLIC_URL`` and the secret set)."""
-    return bool(
-        config.get("VIDEO_PROVIDER") == "openrouter"
-        and config.get("PUBLIC_URL")
-        and config.get("OPENROUTER_WEBHOOK_SECRET")
-    )
 
 
 def settings_from_environment() -> dict[str, Any]:

@@ -14,10 +14,10 @@ from typing import Any
 
 from flask import Flask, current_app, url_for
 
-from dreamweb.config import openrouter_webhooks_enabled
 from dreamweb.jobs import JobService, RecordCache
 from dreamweb.providers import build_provider, provider_configured
 from dreamweb.providers.base import VideoProvider
+from dreamweb.providers.openrouter import webhooks_enabled
 from dreamweb.storage import open_store
 from dreamweb.storage.base import VideoStore
 
@@ -100,7 +100,7 @@ class Services:
             self._config,
             spawn=self.background.spawn,
             cache=self.record_cache,
-            callback_url=self._callback_url if openrouter_webhooks_enabled(self._config) else None,
+            callback_url=self._callback_url if webhooks_enabled(self._config) else None,
         )
 
     def _callback_url(self, job_id: str) -> str:

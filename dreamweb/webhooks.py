@@ -22,9 +22,9 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from dreamweb.config import openrouter_webhooks_enabled
 from dreamweb.error_handlers import set_retry_after
 from dreamweb.jobs.webhooks import WebhookOutcome, accept_webhook
+from dreamweb.providers.openrouter import webhooks_enabled
 from dreamweb.providers.openrouter.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -48,7 +48,7 @@ ANSWERS = {
 def openrouter() -> Response:
     """Verify an OpenRouter delivery, then hand the job to the background (see module doc)."""
     config = current_app.config
-    if not openrouter_webhooks_enabled(config):
+    if not webhooks_enabled(config):
         return _answer(404, "Not found")
     raw = request.get_data(cache=False)
     secret = config["OPENROUTER_WEBHOOK_SECRET"]
