@@ -337,9 +337,7 @@ def test_storing_stage_is_reported_while_the_copy_runs(client, simulator):
 
 
 def test_failed_shape(contract):
-    client, case = contract
-    if case.name == "openrouter":
-        pytest.xfail("OpenRouter's failure texts are issue 12's (branch wor): it passes through")
+    client, _ = contract
     job_id = create(client, {"prompt": "a nightmare of teeth falling out"}).get_json()["jobId"]
     assert wait_for(client, job_id) == {
         "jobId": job_id,
