@@ -50,6 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         error_handlers,
         extensions,
         logs,
+        provider_webhooks,
         security,
         services,
         web,
@@ -66,4 +67,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The JSON API is for programs (no cookies, no forms); CSRF protects the HTML forms only.
     extensions.csrf.exempt(api.bp)
     api_clients.init_app(app)  # API tokens and DELETE /api/videos/<jobId> (issue 11)
+    # Provider webhooks authenticate by signature; see dreamweb/provider_webhooks.py for why
+    # they carry no rate limit.
+    app.register_blueprint(provider_webhooks.bp)
+    extensions.csrf.exempt(provider_webhooks.bp)
+    extensions.limiter.exempt(provider_webhooks.bp)
     return app

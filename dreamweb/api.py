@@ -112,6 +112,8 @@ def status_payload(
     payload: dict[str, Any] = {"jobId": job.id, "status": job.status}
     if job.status == COMPLETED:
         payload.update(videoUrl=video_url(job.id, inline=False), completedAt=iso(job.completed_at))
+        if job.cost is not None:
+            payload["cost"] = job.cost  # USD, as the provider charged it
     elif job.status == FAILED:
         payload["error"] = job.error
     else:

@@ -208,6 +208,8 @@ SETTINGS: dict[str, Setting] = {
     "OPENROUTER_API_KEY": Setting(None, _optional_text),
     "OPENROUTER_BASE_URL": Setting("https://openrouter.ai/api/v1", _http_url),
     "PUBLIC_URL": Setting(None, _optional_http_url),
+    # OpenRouter webhooks: on when this and PUBLIC_URL are set (VIDEO_PROVIDER=openrouter).
+    "OPENROUTER_WEBHOOK_SECRET": Setting(None, _optional_text),
     # The video choices default to what the chosen provider and model can render.
     "VIDEO_MODEL": Setting(None, _optional_text),
     "VIDEO_SECONDS": Setting(None, _seconds),
@@ -262,7 +264,7 @@ SETTINGS: dict[str, Setting] = {
 # Settings whose values are secrets: documented as such, never given a value in app.json.
 SECRETS = frozenset(
     {"OPENAI_API_KEY", "OPENROUTER_API_KEY", "GCS_CREDENTIALS_JSON", "SECRET_KEY"}
-    | {"REDIS_URL", "API_TOKENS"}
+    | {"REDIS_URL", "API_TOKENS", "OPENROUTER_WEBHOOK_SECRET"}
 )
 
 

@@ -30,8 +30,10 @@ FRIENDLY_TITLES = {
 
 
 def wants_json() -> bool:
-    """API paths always get JSON; other paths get JSON only when they ask for it first."""
-    if request.blueprint == "api" or request.path.startswith("/api/") or request.path == "/api":
+    """API and webhook paths always get JSON; others get JSON only when they ask for it first."""
+    # Paths only programs call (the API, providers' webhooks): JSON even for a routing 405.
+    machine_path = request.path == "/api" or request.path.startswith(("/api/", "/webhooks/"))
+    if request.blueprint == "api" or machine_path:
         return True
     accept = request.accept_mimetypes
     return accept.best_match(["text/html", "application/json"]) == "application/json" and (

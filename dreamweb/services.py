@@ -19,8 +19,10 @@ from dreamweb.jobs import JobService, RecordCache
 from dreamweb.providers import build_provider, provider_configured
 from dreamweb.providers.base import VideoProvider
 from dreamweb.providers.guard import GuardedProvider, ProviderGuard
+from dreamweb.providers.openrouter import webhooks_enabled
 from dreamweb.storage import open_store
 from dreamweb.storage.base import VideoStore
+from dreamweb.urls import external_url
 
 logger = logging.getLogger("dreamweb.background")
 
@@ -127,7 +129,12 @@ class Services:
             cache=self.record_cache,
             guard=self.guard,
             budget=self.budget,
+            callback_url=self._callback_url if webhooks_enabled(self._config) else None,
         )
+
+    def _callback_url(self, job_id: str) -> str:
+        """Where the provider posts its webhook for ``job_id`` (in an app context)."""
+        return external_url("provider_webhooks.openrouter", job=job_id)
 
     def inline_jobs(self) -> JobService:
         """A ``JobService`` for the sweeper, which advances jobs in its own threads."""

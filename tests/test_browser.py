@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from dreamweb.providers.openrouter import CATALOG
 from dreamweb.validators import sanitize_prompt
 from tests.fixtures.browser import DESKTOP, PHONE, serve_app
 from tests.fixtures.gcs import create_bucket, emulator_client
-from tests.fixtures.providers import vertex_settings
+from tests.fixtures.providers import openrouter_settings, vertex_settings
 
 pytestmark = pytest.mark.browser
 
@@ -338,3 +339,30 @@ def test_a_veo_dream_shows_elapsed_time_then_plays_its_first_frame(
     assert f"dw/videos/{job_id}.mp4" in names
     assert not [name for name in names if "provider-output" in name]
     assert simulator.counters()["vertex.create"] == 1
+
+
+def test_openrouter_dream_renders_and_plays(chromium, app_config, simulator, screenshot_dir):
+    """The same flow with ``VIDEO_PROVIDER=openrouter``: no upstream progress, then it plays."""
+    CATALOG.forget()
+    config = {**app_config, **openrouter_settings(simulator, model="alibaba/wan-2.7")}
+    with serve_app(config) as live, open_page(chromium) as (page, problems):
+        page.goto(live.url + "/")
+        page.get_by_label("Your dream", exact=True).fill(PROMPT)
+        # A shape this model offers and Veo does not.
+        page.locator('input[name=size][value="720x720"]').check()
+        page.get_by_role("button", name="Dream it").click()
+        page.wait_for_url(DREAM_URL)
+        job_id = DREAM_URL.search(page.url)[1]
+        page.locator("#dream-status[data-status=completed]").wait_for(timeout=20_000)
+        wait_until(page, "() => document.querySelector('video').readyState >= 2")
+        page.evaluate(
+            "() => { const v = document.querySelector('video'); v.muted = true; v.play() }"
+        )
+        wait_until(page, "() => document.querySelector('video').currentTime > 0")
+        assert page.evaluate("() => document.querySelector('video').videoWidth") > 0
+        media = live.media_requests(f"/dreams/{job_id}/video")
+        assert media and all(header and header.startswith("bytes=") for header in media), media
+        counters = simulator.counters()
+        assert (counters["openrouter.create"], counters["create"]) == (1, 0)
+        page.screenshot(path=screenshot_dir / "openrouter-finished-desktop.png", full_page=True)
+        assert problems == [], problems

@@ -69,7 +69,8 @@ class JobService:
     ``spawn(key, task)`` runs ``task`` in the background (the web process's thread pool),
     at most once at a time per ``key``; ``guard`` is the process's bulkhead and circuit
     breaker around ``provider`` (which must call through it); ``clock`` is injectable;
-    ``budget`` is the daily video budget each create reserves its seconds from.
+    ``budget`` is the daily video budget each create reserves its seconds from;
+    ``callback_url(job_id)``, when given, is where the provider should post its webhook.
     """
 
     def __init__(
@@ -83,9 +84,11 @@ class JobService:
         cache: RecordCache | None = None,
         guard: ProviderGuard | None = None,
         budget: DailyBudget | None = None,
+        callback_url: Callable[[str], str] | None = None,
     ) -> None:
         self.budget = budget or Unlimited()
         self.store = store
+        self.callback_url = callback_url
         self.provider = provider
         self.config = config
         self.spawn = spawn or run_inline
@@ -156,6 +159,7 @@ class JobService:
                 model=job.model,
                 seconds=job.seconds,
                 size=job.size,
+                callback_url=self.callback_url(job.id) if self.callback_url else None,
             )
         except NOT_STARTED:
             self.budget.give_back(reservation)  # nothing started, nothing spent
