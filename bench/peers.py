@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
+import requests
 
 from dreamweb.processes import (
     LOOPBACK,
@@ -94,6 +97,38 @@ def fake_gcs() -> Iterator[str]:
     url = f"http://{LOOPBACK}:{port}"
     with running(emulator_command(binary, port), f"{url}/_internal/healthcheck", log=QUIET):
         yield url
+
+
+def measured(run: Callable[[], Any]) -> dict[str, Any]:
+    """Run ``run()`` in this process: its wall time, this process's baseline and peak RSS, and
+    what ``run`` returned (an ``IngestResult``: its bytes and outcome)."""
+    baseline = tree_rss(os.getpid())
+    with PeakRSS(os.getpid()) as sampler:
+        started = time.perf_counter()
+        result = run()
+        seconds = time.perf_counter() - started
+    return {
+        "baseline": baseline,
+        "peak": sampler.peak,
+        "seconds": seconds,
+        "bytes": result.video_bytes,
+        "outcome": result.outcome.value,
+    }
+
+
+def child_figures(script: str, *args: str) -> dict[str, Any]:
+    """Run ``script *args`` in a fresh Python process; the JSON object its last line prints."""
+    output = subprocess.run(
+        [sys.executable, script, *args], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def create_bucket(emulator: str, name: str) -> None:
+    """Create bucket ``name`` on the emulator at ``emulator``."""
+    requests.post(
+        f"{emulator}/storage/v1/b", params={"project": "bench"}, json={"name": name}, timeout=10
+    ).raise_for_status()
 
 
 class PeakRSS:

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from urllib.parse import quote
@@ -61,33 +58,14 @@ def ingest_child(simulator: str, emulator: str, bucket: str) -> None:
     job = provider.create("a benchmark dream", model="sora-2", seconds="4", size="1280x720")
     requests.post(f"{simulator}/_sim/jobs/{job.id}/complete", timeout=10).raise_for_status()
     store.exists("videos/warmup.mp4")  # warm the client's connection and imports
-    baseline = peers.tree_rss(os.getpid())
-    with peers.PeakRSS(os.getpid()) as sampler:
-        started = time.perf_counter()
-        result = ingest_video(store, provider, job_id=JOB_ID, provider_job_id=job.id)
-        seconds = time.perf_counter() - started
-    print(
-        json.dumps(
-            {
-                "baseline": baseline,
-                "peak": sampler.peak,
-                "seconds": seconds,
-                "bytes": result.video_bytes,
-                "outcome": result.outcome.value,
-            }
-        )
+    figures = peers.measured(
+        lambda: ingest_video(store, provider, job_id=JOB_ID, provider_job_id=job.id)
     )
+    print(json.dumps(figures))
 
 
 def measure_ingest(simulator: str, emulator: str, bucket: str) -> dict:
-    output = subprocess.run(
-        [sys.executable, __file__, "--ingest-child", simulator, emulator, bucket],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=peers.ROOT,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return peers.child_figures(__file__, "--ingest-child", simulator, emulator, bucket)
 
 
 def measure_serving(app_url: str, master: int, raw_url: str, size: int) -> tuple[float, float, int]:
@@ -123,12 +101,7 @@ def main() -> None:
         peers.fake_gcs() as emulator,
         peers.simulator(render_seconds=0, video_bytes=size) as simulator,
     ):
-        requests.post(
-            f"{emulator}/storage/v1/b",
-            params={"project": "bench"},
-            json={"name": bucket},
-            timeout=10,
-        ).raise_for_status()
+        peers.create_bucket(emulator, bucket)
         ingest = measure_ingest(simulator, emulator, bucket)
         assert ingest["bytes"] == size, ingest
         env = {

@@ -43,7 +43,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["STORAGE_URL"]:
         app.config["STORAGE_URL"] = (Path(app.instance_path) / "storage").as_uri()
 
-    from dreamweb import api, cli, error_handlers, extensions, logs, security, services, web
+    from dreamweb import (
+        api,
+        api_clients,
+        cli,
+        error_handlers,
+        extensions,
+        logs,
+        provider_webhooks,
+        security,
+        services,
+        web,
+    )
 
     logs.init_app(app)
     extensions.init_app(app)
@@ -55,4 +66,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     # The JSON API is for programs (no cookies, no forms); CSRF protects the HTML forms only.
     extensions.csrf.exempt(api.bp)
+    api_clients.init_app(app)  # API tokens and DELETE /api/videos/<jobId> (issue 11)
+    # Provider webhooks authenticate by signature; see dreamweb/provider_webhooks.py for why
+    # they carry no rate limit.
+    app.register_blueprint(provider_webhooks.bp)
+    extensions.csrf.exempt(provider_webhooks.bp)
+    extensions.limiter.exempt(provider_webhooks.bp)
     return app

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dreamweb.api_clients import api_client
 from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
 from dreamweb.extensions import create_limit
 from dreamweb.job_status import status_document, with_callback_state
-from dreamweb.jobs import Job, iso
+from dreamweb.jobs import Job, iso, shown_progress
 from dreamweb.openapi import openapi_document
 from dreamweb.services import services
+from dreamweb.urls import external_url
 from dreamweb.validators import (
     parse_create_request,
     validate_idempotency_key,
@@ -39,6 +41,7 @@ PROVIDER_PAUSED_NOTICE = (
 def create_video() -> tuple[Response, int, dict[str, str]]:
     """Validate a dream and start its generation: 202 with a ``Location`` to poll."""
     config = current_app.config
+    caller = api_client()  # 401 without a valid token when API_TOKENS is set
     wanted = parse_create_request(
         json_body(),
         allowed_seconds=config["VIDEO_ALLOWED_SECONDS"],
@@ -54,12 +57,13 @@ def create_video() -> tuple[Response, int, dict[str, str]]:
         seconds=wanted.seconds,
         size=wanted.size,
         idempotency_key=validate_idempotency_key(request.headers.get("Idempotency-Key")),
-        client=request.remote_addr or "",
+        client=caller.scope,  # the token when tokens are on, else the address
+        token_hash=caller.token,
     )
     if wanted.callback_url is not None and not replayed:
-        download = url_for("api.get_video", job_id=job.id, _external=True)
+        download = external_url("api.get_video", job_id=job.id)
         register_callback(jobs, job.id, wanted.callback_url, download)
-    headers = {"Location": url_for("api.video_status", job_id=job.id, _external=True)}
+    headers = {"Location": external_url("api.video_status", job_id=job.id)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     payload = {"jobId": job.id, "status": job.created_status, "createdAt": iso(job.created_at)}
@@ -92,17 +96,32 @@ def video_status(job_id: str) -> Response:
     jobs = services().jobs
     job = jobs.status(validate_job_id(job_id))
     paused = jobs.provider_paused_for() is not None
-    response = jsonify(status_payload(job, provider_paused=paused))
+    capabilities = current_app.config["VIDEO_CAPABILITIES"]
+    payload = status_payload(
+        job, capabilities.typical_render_seconds, jobs.clock(), provider_paused=paused
+    )
+    response = jsonify(payload)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def status_payload(job: Job, *, provider_paused: bool = False) -> dict[str, Any]:
-    """The status document for ``job``, with its callback's delivery state when it has one; a
-    running job gets a ``notice`` while the provider is paused (its state may be behind)."""
+def status_payload(
+    job: Job, typical_render_seconds: float, now: float, *, provider_paused: bool = False
+) -> dict[str, Any]:
+    """The status document for ``job`` (``dreamweb.job_status``), with its callback's delivery
+    state when it has one.
+
+    A progress the provider did not report is estimated from the time since creation and
+    marked ``"progressEstimated": true`` (see ``dreamweb.jobs.model.shown_progress``); a
+    running job gets a ``notice`` while the provider is paused (its state may be behind).
+    """
     document = status_document(job, lambda: video_url(job.id, inline=False))
-    if provider_paused and not job.is_final:
-        document["notice"] = PROVIDER_PAUSED_NOTICE
+    if not job.is_final:
+        document["progress"] = shown_progress(job, typical_render_seconds, now)
+        if job.progress_estimated:
+            document["progressEstimated"] = True
+        if provider_paused:
+            document["notice"] = PROVIDER_PAUSED_NOTICE
     return with_callback_state(document, job)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 
+from dreamweb.api_tokens import parse_api_tokens
 from dreamweb.errors import ConfigError
 from dreamweb.providers import PROVIDERS, capabilities_for, check_settings, default_model
 from dreamweb.webhooks.signing import parse_secret
@@ -180,6 +182,13 @@ def _rate_limit(value: Any) -> str:
     return text
 
 
+def _redis_url(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is not None and urlsplit(text).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return text
+
+
 def _webhook_secret(value: Any) -> str | None:
     text = _optional_text(value)
     return parse_secret(text) if text else None
@@ -209,6 +218,8 @@ SETTINGS: dict[str, Setting] = {
     "OPENROUTER_API_KEY": Setting(None, _optional_text),
     "OPENROUTER_BASE_URL": Setting("https://openrouter.ai/api/v1", _http_url),
     "PUBLIC_URL": Setting(None, _optional_http_url),
+    # OpenRouter webhooks: on when this and PUBLIC_URL are set (VIDEO_PROVIDER=openrouter).
+    "OPENROUTER_WEBHOOK_SECRET": Setting(None, _optional_text),
     # The video choices default to what the chosen provider and model can render.
     "VIDEO_MODEL": Setting(None, _optional_text),
     "VIDEO_SECONDS": Setting(None, _seconds),
@@ -253,6 +264,12 @@ SETTINGS: dict[str, Setting] = {
     "SESSION_COOKIE_SECURE": Setting(None, _boolean),
     # The history lives in the signed session cookie: past ~140 ids it passes 4 KB.
     "HISTORY_SIZE": Setting("20", _integer(1, 100)),
+    # --- spend and ownership (issue 11) ---
+    "DAILY_VIDEO_SECONDS_BUDGET": Setting(None, _integer(1, 10**9)),
+    "DAILY_VIDEO_SECONDS_PER_CLIENT": Setting(None, _integer(1, 10**9)),
+    "REDIS_URL": Setting(None, _redis_url),
+    "API_TOKENS": Setting(None, parse_api_tokens),
+    "MAX_VIDEO_BYTES": Setting(str(1024**3), _integer(1024, 1024**4)),
     # Completion webhooks (dreamweb.webhooks).
     "WEBHOOK_SECRET": Setting(None, _webhook_secret),
     "WEBHOOK_ALLOWED_HOSTS": Setting("", _host_list),
@@ -261,8 +278,11 @@ SETTINGS: dict[str, Setting] = {
     "WEBHOOK_RETRY_FIRST_SECONDS": Setting("30", _number(0.01, 3600)),
     "WEBHOOK_MAX_ATTEMPTS": Setting("10", _integer(1, 30)),
 }
-
-DEV_SECRET_KEY = "dreamweb-development-only-secret"
+# Settings whose values are secrets: documented as such, never given a value in app.json.
+SECRETS = frozenset(
+    {"OPENAI_API_KEY", "OPENROUTER_API_KEY", "GCS_CREDENTIALS_JSON", "SECRET_KEY"}
+    | {"REDIS_URL", "API_TOKENS", "OPENROUTER_WEBHOOK_SECRET", "WEBHOOK_SECRET"}
+)
 
 
 def load_settings(environ: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,7 +324,8 @@ def _check_consistency(settings: dict[str, Any]) -> None:
             raise ConfigError(
                 "SECRET_KEY", "is required in production (DREAMWEB_ENV=development has a default)"
             )
-        settings["SECRET_KEY"] = DEV_SECRET_KEY
+        # Random per boot: a constant in the source would sign cookies anyone could forge.
+        settings["SECRET_KEY"] = secrets.token_hex(32)
     gcs = (settings["STORAGE_URL"] or "").startswith("gs://")
     if settings["VIDEO_DELIVERY"] == "signed-url" and not gcs:
         raise ConfigError("VIDEO_DELIVERY", "signed-url needs a gs:// STORAGE_URL")
@@ -313,6 +334,9 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         under_gunicorn = "gunicorn" in os.environ.get("SERVER_SOFTWARE", "")
         production = settings["DREAMWEB_ENV"] == "production"
         settings["LOG_FORMAT"] = "json" if under_gunicorn or production else "text"
+    if "*" in settings["CORS_ORIGINS"] and not settings["API_TOKENS"]:
+        # Any site could make its visitors' browsers spend this server's budget.
+        raise ConfigError("CORS_ORIGINS", "may be * only when API_TOKENS is set")
     if settings["WEBHOOK_ALLOW_PRIVATE_HOSTS"] and settings["DREAMWEB_ENV"] == "production":
         raise ConfigError(
             "WEBHOOK_ALLOW_PRIVATE_HOSTS", "must not be true in production (tests only: unsafe)"

@@ -41,7 +41,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
         400, "The video provider refused the prompt under its content policy: reword it"
     ),
     "unauthorized": ErrorCode(
-        401, "Missing or wrong API token (when the server requires tokens; issue 11)"
+        401, "Missing or wrong API token (when the server requires tokens; see WWW-Authenticate)"
     ),
     "not_found": ErrorCode(404, "No such job, video or path"),
     "method_not_allowed": ErrorCode(405, "The path does not answer this method (see Allow)"),
@@ -59,6 +59,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "internal_error": ErrorCode(500, "An unexpected server error"),
     "provider_unavailable": ErrorCode(502, "The video provider failed or could not be reached"),
     "provider_auth_failed": ErrorCode(502, "The video provider rejected this server's credentials"),
+    "video_too_large": ErrorCode(502, "The provider's video is larger than this server keeps"),
     "provider_rate_limited": ErrorCode(503, "The video provider is busy: wait Retry-After"),
     "provider_busy": ErrorCode(
         503,
@@ -74,7 +75,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
         503, "The provider account is out of credits until the operator adds some"
     ),
     "budget_exhausted": ErrorCode(
-        503, "Today's video budget is used up: wait Retry-After (issue 11)"
+        503, "Today's video budget is used up: wait Retry-After (until 00:00 UTC)"
     ),
     "not_configured": ErrorCode(
         503,

@@ -32,8 +32,10 @@ FRIENDLY_TITLES = {
 
 
 def wants_json() -> bool:
-    """API paths always get JSON; other paths get JSON only when they ask for it first."""
-    if request.blueprint == "api" or request.path.startswith("/api/") or request.path == "/api":
+    """API and webhook paths always get JSON; others get JSON only when they ask for it first."""
+    # Paths only programs call (the API, providers' webhooks): JSON even for a routing 405.
+    machine_path = request.path == "/api" or request.path.startswith(("/api/", "/webhooks/"))
+    if request.blueprint == "api" or machine_path:
         return True
     accept = request.accept_mimetypes
     return accept.best_match(["text/html", "application/json"]) == "application/json" and (
@@ -72,6 +74,8 @@ def error_response(
         response.status_code = status
     else:
         response = error_page(message, status)
+    if not request.path.startswith("/api/"):
+        response.vary.add("Accept")  # JSON or HTML was chosen by Accept: caches must know
     return set_retry_after(response, retry_after)
 
 
@@ -92,15 +96,22 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DreamwebError)
     def handle_dreamweb_error(error: DreamwebError) -> Response:
+        if getattr(error, "detail", None):
+            logger.info(
+                "upstream said",
+                extra={"error": type(error).__name__, "upstream_message": error.detail},
+            )
         if error.status >= 500:
             logger.warning(
                 "request failed: %s",
                 type(error).__name__,
                 extra={"error": error.public_message, "path": request.path},
             )
-        return error_response(
+        response = error_response(
             error.public_message, error.status, retry_after=error.retry_after, code=error.code
         )
+        response.headers.update(getattr(error, "headers", {}))  # e.g. 401's WWW-Authenticate
+        return response
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(error: RateLimitExceeded) -> Response:

@@ -100,7 +100,12 @@ class NotConfiguredError(DreamwebError):
 
 
 class ProviderError(DreamwebError):
-    """The video provider failed; subclasses say how, so callers can act."""
+    """The video provider failed; subclasses say how, so callers can act.
+
+    Clients see one fixed message per class; what the provider (or our client) said about it
+    is kept as ``detail`` for the logs only: upstream text may carry internals, or anything a
+    gateway chooses to put there.
+    """
 
     status = 502
     code = "provider_unavailable"
@@ -114,6 +119,8 @@ class ProviderError(DreamwebError):
         request_id: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.public_message = self.default_message
+        self.detail = message
         self.upstream_status = upstream_status
         self.request_id = request_id
 
@@ -263,3 +270,38 @@ class IntegrityError(StorageError):
     """Length or checksum of written bytes did not match what was expected."""
 
     default_message = "Stored bytes failed verification"
+
+
+# --- spending and ownership (issue 11) --------------------------------------------------------
+
+
+class BudgetExhaustedError(DreamwebError):
+    """Today's video seconds (globally or for this client) are spent; no provider call is made.
+
+    ``retry_after`` is the number of seconds until 00:00 UTC, when the budget starts again.
+    """
+
+    status = 503
+    code = "budget_exhausted"
+    default_message = "Today's video budget is used up; try again after 00:00 UTC"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
+class UnauthorizedError(DreamwebError):
+    """API tokens are on and the request carries no valid ``Authorization: Bearer`` token."""
+
+    status = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="dreamweb"'}
+    default_message = "A valid API token is required: send Authorization: Bearer <token>"
+
+
+class VideoTooLargeError(DreamwebError):
+    """The provider's video is larger than ``MAX_VIDEO_BYTES``: the copy-in stops there."""
+
+    status = 502
+    code = "video_too_large"
+    default_message = "The finished video is larger than this server accepts"

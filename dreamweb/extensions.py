@@ -7,7 +7,6 @@ import time
 from flask import Flask, current_app
 from flask_cors import CORS
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 # routes that create videos replace it with the strict RATELIMIT_CREATE. A route decorator per
 # read endpoint would run the limiter's machinery twice per poll.
 limiter = Limiter(
-    get_remote_address,
+    lambda: rate_limit_key(),  # per API token when API_TOKENS is set, else per address
     default_limits=[lambda: current_app.config["RATELIMIT_READ"]],
     retry_after="delta-seconds",
 )
@@ -41,6 +40,13 @@ def rate_limit_retry_after() -> float:
     return breached.reset_at - time.time() if breached else UNKNOWN_WINDOW_SECONDS
 
 
+def rate_limit_key() -> str:
+    """What limits count by (``dreamweb.api_clients``; imported late: it imports us)."""
+    from dreamweb.api_clients import rate_limit_key as key
+
+    return key()
+
+
 def init_app(app: Flask) -> None:
     """Bind proxy handling, rate limits, CSRF protection and CORS to ``app``."""
     hops = app.config["TRUSTED_PROXY_HOPS"]
@@ -58,8 +64,16 @@ def init_app(app: Flask) -> None:
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": origins}},
-        expose_headers=["Location", "Retry-After", "X-Request-ID", "Content-Range", "ETag"],
+        expose_headers=[
+            "Location",
+            "Retry-After",
+            "X-Request-ID",
+            "Content-Range",
+            "ETag",
+            "WWW-Authenticate",
+        ],
         allow_headers=[
+            "Authorization",
             "Content-Type",
             "Idempotency-Key",
             "X-Request-ID",

@@ -41,7 +41,9 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
     request["prompt"].update(minLength=PROMPT_MIN, maxLength=PROMPT_MAX, pattern=prompt_pattern())
     seconds = list(config["VIDEO_ALLOWED_SECONDS"])
     # Whole numbers are accepted for seconds as well as their strings ("8" and 8).
-    request["seconds"]["enum"] = seconds + [int(value) for value in seconds]
-    request["size"]["enum"] = list(config["VIDEO_ALLOWED_SIZES"])
+    request["seconds"].update(
+        enum=seconds + [int(value) for value in seconds], default=config["VIDEO_SECONDS"]
+    )
+    request["size"].update(enum=list(config["VIDEO_ALLOWED_SIZES"]), default=config["VIDEO_SIZE"])
     request["callbackUrl"]["maxLength"] = CALLBACK_URL_MAX
     return document

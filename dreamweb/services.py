@@ -14,12 +14,15 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from dreamweb.budget import DailyBudget, build_budget
 from dreamweb.jobs import JobService, RecordCache
 from dreamweb.providers import build_provider, provider_configured
 from dreamweb.providers.base import VideoProvider
 from dreamweb.providers.guard import GuardedProvider, ProviderGuard
+from dreamweb.providers.openrouter import webhooks_enabled
 from dreamweb.storage import open_store
 from dreamweb.storage.base import VideoStore
+from dreamweb.urls import external_url
 
 logger = logging.getLogger("dreamweb.background")
 
@@ -64,6 +67,7 @@ class Services:
         self._provider: VideoProvider | None = None
         self._background: BackgroundTasks | None = None
         self._guard: ProviderGuard | None = None
+        self._budget: DailyBudget | None = None
         # Half the upstream TTL, at most a second: polls share reads, and a change another
         # process made shows up here at most that much later.
         self.record_cache = RecordCache(max_age=min(1.0, config["STATUS_TTL_SECONDS"] / 2))
@@ -107,6 +111,14 @@ class Services:
             return self._background
 
     @property
+    def budget(self) -> DailyBudget:
+        """The daily video budget (Redis, the store, or unlimited when none is set)."""
+        with self._lock:
+            if self._budget is None:
+                self._budget = build_budget(self._config, lambda: self.store)
+            return self._budget
+
+    @property
     def jobs(self) -> JobService:
         """A ``JobService`` whose status checks and copy-ins run in the background pool."""
         return JobService(
@@ -116,12 +128,23 @@ class Services:
             spawn=self.background.spawn,
             cache=self.record_cache,
             guard=self.guard,
+            budget=self.budget,
+            callback_url=self._callback_url if webhooks_enabled(self._config) else None,
         )
+
+    def _callback_url(self, job_id: str) -> str:
+        """Where the provider posts its webhook for ``job_id`` (in an app context)."""
+        return external_url("provider_webhooks.openrouter", job=job_id)
 
     def inline_jobs(self) -> JobService:
         """A ``JobService`` for the sweeper, which advances jobs in its own threads."""
         return JobService(
-            self.store, self.provider, self._config, cache=self.record_cache, guard=self.guard
+            self.store,
+            self.provider,
+            self._config,
+            cache=self.record_cache,
+            guard=self.guard,
+            budget=self.budget,
         )
 
 

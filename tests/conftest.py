@@ -12,6 +12,8 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.scripted",
     "tests.fixtures.webhook_receiver",
+    "tests.fixtures.redis",
+    "tests.fixtures.providers",
 ]
 
 

@@ -57,10 +57,18 @@ def app_config(app_config, simulator):
     return {**app_config, "STATUS_TTL_SECONDS": "0.2"}
 
 
+@pytest.fixture
+def contract(app_config, provider_config):
+    """``(client, case)``: an app on one provider of the contract suite (``provider_config``:
+    openai-videos, vertex-veo on the GCS emulator, openrouter). Only the configuration differs."""
+    return create_app({**app_config, **provider_config.config}).test_client(), provider_config
+
+
 # --- create -----------------------------------------------------------------------------
 
 
-def test_create_returns_202_with_location_and_the_seed_shape(client, simulator):
+def test_create_returns_202_with_location_and_the_seed_shape(contract):
+    client, case = contract
     response = create(client)
     assert response.status_code == 202
     body = response.get_json()
@@ -68,14 +76,16 @@ def test_create_returns_202_with_location_and_the_seed_shape(client, simulator):
     assert is_job_id(body["jobId"]) and body["status"] == "pending"
     assert time.strptime(body["createdAt"], "%Y-%m-%dT%H:%M:%SZ")
     assert response.headers["Location"] == f"http://localhost/api/video-status/{body['jobId']}"
-    assert simulator.counters()["create"] == 1
+    assert case.paid() == 1
 
 
-def test_provider_id_is_never_exposed(client, simulator):
+def test_provider_id_is_never_exposed(contract):
+    client, case = contract
     body = create(client).get_json()
-    provider_ids = [video["id"] for video in provider_videos(simulator)]
+    provider_ids = case.provider_ids()
     status = client.get(f"/api/video-status/{body['jobId']}").get_data(as_text=True)
     assert provider_ids and not any(pid in status or pid == body["jobId"] for pid in provider_ids)
+    assert "operations/" not in status
     assert client.get(f"/api/video-status/{provider_ids[0]}").status_code in (400, 404)
 
 
@@ -271,23 +281,25 @@ def test_no_key_means_503_not_configured(app_config, simulator):
     assert simulator.counters()["create"] == 0
 
 
-def test_provider_rate_limit_on_create_is_503_with_retry_after(client, simulator):
-    simulator.inject("create", "429", count=5, retry_after=1)
+def test_provider_rate_limit_on_create_is_503_with_retry_after(contract, simulator):
+    client, case = contract
+    simulator.inject(case.route("create"), "429", count=5, retry_after=1)
     response = create(client)
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) >= 1
     assert "error" in response.get_json()
 
 
-def test_provider_500_on_create_is_502_and_not_retried(client, simulator):
-    simulator.inject("create", "500", count=5)
+def test_provider_500_on_create_is_502_and_not_retried(contract, simulator):
+    client, case = contract
+    simulator.inject(case.route("create"), "500", count=5)
     response = create(client)
     assert response.status_code == 502
     assert response.get_json() == {
         "error": "The video provider is unavailable",
         "code": "provider_unavailable",
     }
-    assert simulator.counters()["create"] == 1, "a create is never retried after a 500"
+    assert case.paid() == 1, "a create is never retried after a 500"
 
 
 def test_provider_hang_on_create_is_a_bounded_502(app_config, simulator):
@@ -300,20 +312,26 @@ def test_provider_hang_on_create_is_a_bounded_502(app_config, simulator):
     assert simulator.counters()["create"] == 1
 
 
-def test_provider_rejection_is_400_with_its_message(app_config, simulator):
+def test_provider_rejection_is_400_with_a_fixed_message_and_the_upstream_text_logged(
+    app_config, simulator, caplog
+):
     client = create_app({**app_config, "VIDEO_MODEL": "sora-9"}).test_client()
-    response = create(client)
+    with caplog.at_level("INFO", logger="dreamweb"):
+        response = create(client)
     assert response.status_code == 400
-    assert "sora-9" in response.get_json()["error"]
+    assert response.get_json()["error"] == "The video provider rejected the request"
+    logged = [getattr(r, "upstream_message", "") for r in caplog.records]
+    assert any("sora-9" in text for text in logged), "the provider's own words are logged"
 
 
-def test_idempotency_key_returns_the_first_response(client, simulator):
+def test_idempotency_key_returns_the_first_response(contract):
+    client, case = contract
     first = create(client, headers={"Idempotency-Key": "order-77"})
     second = create(client, headers={"Idempotency-Key": "order-77"})
     assert first.status_code == second.status_code == 202
     assert first.get_json()["jobId"] == second.get_json()["jobId"]
     assert second.headers["Idempotent-Replayed"] == "true"
-    assert simulator.counters()["create"] == 1
+    assert case.paid() == 1
     assert create(client, headers={"Idempotency-Key": "bad key"}).status_code == 400
 
 
@@ -353,14 +371,22 @@ def test_unknown_id_is_404_without_upstream(client, simulator):
     assert sum(simulator.counters().values()) == 0
 
 
-def test_running_then_completed_shapes(client, simulator):
+def test_running_then_completed_shapes(contract):
+    client, case = contract
     job_id = create(client).get_json()["jobId"]
     running = client.get(f"/api/video-status/{job_id}").get_json()
     assert {"jobId", "status", "progress"} <= set(running)
+    assert set(running) <= {"jobId", "status", "progress", "stage", "progressEstimated"}
     assert running["status"] in ("pending", "processing")
     assert 0 <= running["progress"] <= 100
+    if not client.application.config["VIDEO_CAPABILITIES"].reports_progress:
+        # A figure the provider never sent is an estimate, marked so, below 100.
+        assert running["progressEstimated"] is True and running["progress"] < 100
     done = wait_for(client, job_id)
-    assert set(done) == {"jobId", "status", "videoUrl", "completedAt"}
+    # What the provider charged (USD), only where it says: OpenRouter's usage.cost.
+    charged = {"cost"} if case.name == "openrouter" else set()
+    assert set(done) == {"jobId", "status", "videoUrl", "completedAt"} | charged
+    assert not charged or done["cost"] > 0
     assert done["status"] == "completed"
     assert done["videoUrl"] == f"http://localhost/api/get-video/{job_id}"
     video = client.get(done["videoUrl"])
@@ -381,7 +407,8 @@ def test_storing_stage_is_reported_while_the_copy_runs(client, simulator):
     assert wait_for(client, job_id)["status"] == "completed"
 
 
-def test_failed_shape(client, simulator):
+def test_failed_shape(contract):
+    client, _ = contract
     job_id = create(client, {"prompt": "a nightmare of teeth falling out"}).get_json()["jobId"]
     assert wait_for(client, job_id) == {
         "jobId": job_id,
@@ -391,28 +418,26 @@ def test_failed_shape(client, simulator):
     }
 
 
-def test_status_answers_the_last_state_while_the_provider_rate_limits(client, simulator):
+def test_status_answers_the_last_state_while_the_provider_rate_limits(contract, simulator):
     # The contract changed: a poll never surfaces the provider's trouble as an error (it never
     # waits on the provider at all); it answers 200 with the last stored state.
+    client, case = contract
     job_id = create(client).get_json()["jobId"]
-    simulator.inject("retrieve", "429", count=100, retry_after=1)
+    simulator.inject(case.route("retrieve"), "429", count=100, retry_after=1)
     time.sleep(0.25)
     for _ in range(5):
         response = client.get(f"/api/video-status/{job_id}")
         assert response.status_code == 200 and "Retry-After" not in response.headers
-        assert response.get_json() == {
-            "jobId": job_id,
-            "status": "pending",
-            "progress": 0,
-            "stage": "queued",
-        }
+        body = response.get_json()
+        assert (body["jobId"], body["status"], body["stage"]) == (job_id, "pending", "queued")
         time.sleep(0.1)
-    assert simulator.counters()["retrieve"] >= 1, "the background check did ask"
+    assert simulator.counters()[case.route("retrieve")] >= 1, "the background check did ask"
 
 
-def test_status_keeps_the_last_state_while_upstream_is_down_then_completes(client, simulator):
+def test_status_keeps_the_last_state_while_upstream_is_down_then_completes(contract, simulator):
+    client, case = contract
     job_id = create(client).get_json()["jobId"]
-    simulator.inject("retrieve", "500", count=2)  # the first attempt and its one retry
+    simulator.inject(case.route("retrieve"), "500", count=2)  # the first attempt and its one retry
     time.sleep(0.25)
     response = client.get(f"/api/video-status/{job_id}")
     assert response.status_code == 200 and response.get_json()["status"] == "pending"
@@ -445,11 +470,13 @@ def test_get_video_404_shape_before_it_is_stored(client):
     }
 
 
-def test_get_video_headers_range_and_conditionals(client, simulator):
+def test_get_video_headers_range_and_conditionals(contract):
+    client, case = contract
     job_id = create(client).get_json()["jobId"]
     wait_for(client, job_id)
     full = client.get(f"/api/get-video/{job_id}")
     size = len(full.data)
+    assert full.data == case.video_bytes(case.provider_ids()[0]), "byte-exact"
     assert full.headers["Content-Length"] == str(size)
     assert full.headers["Accept-Ranges"] == "bytes"
     assert full.headers["Content-Disposition"] == f'attachment; filename="dream-{job_id}.mp4"'

@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 
+from dreamweb.providers.openrouter import CATALOG
 from dreamweb.validators import prompt_length_problem
 from tests.fixtures.browser import DESKTOP, PHONE, serve_app
+from tests.fixtures.gcs import create_bucket, emulator_client
+from tests.fixtures.providers import openrouter_settings, vertex_settings
 
 pytestmark = pytest.mark.browser
 
@@ -298,4 +301,73 @@ def test_counter_counts_what_the_server_counts_and_nothing_is_cut_off(chromium, 
             assert counter.text_content() == f"{len(typed)} / 500 characters", typed[:40]
             flagged = "out-of-range" in (counter.get_attribute("class") or "")
             assert flagged == (prompt_length_problem(typed) is not None), typed[:40]
+        assert problems == [], problems
+
+
+def test_a_veo_dream_shows_elapsed_time_then_plays_its_first_frame(
+    chromium, app_config, simulator, service_account_info, gcs_emulator, screenshot_dir
+):
+    """VIDEO_PROVIDER=vertex-veo on the GCS emulator: no progress figures and no thumbnail."""
+    bucket = create_bucket(gcs_emulator)
+    settings = vertex_settings(simulator, gcs_emulator, service_account_info, bucket)
+    with serve_app({**app_config, **settings}) as live, open_page(chromium) as (page, problems):
+        page.goto(live.url + "/")
+        page.get_by_label("Your dream", exact=True).fill(PROMPT)
+        page.get_by_role("button", name="Dream it").click()
+        page.wait_for_url(DREAM_URL)
+        job_id = DREAM_URL.search(page.url)[1]
+        # Rendering: an indeterminate bar (no aria-valuenow, no value) and the elapsed time.
+        bar = page.locator("#dream-status [role=progressbar]")
+        bar.wait_for()
+        assert bar.get_attribute("aria-valuenow") is None
+        assert page.locator("#dream-status progress").get_attribute("value") is None
+        assert page.locator("#dream-status .percent").count() == 0
+        assert re.fullmatch(r"\d+ s", page.locator(".elapsed-time").text_content().strip())
+        page.screenshot(path=screenshot_dir / "running-veo-desktop.png", full_page=True)
+        page.locator("#dream-status[data-status=completed]").wait_for(timeout=20_000)
+        video = page.locator("#dream-status video")
+        assert video.get_attribute("poster") is None
+        assert video.get_attribute("src") == f"/dreams/{job_id}/video#t=0.001"
+        assert video.get_attribute("preload") == "metadata"
+        wait_until(page, "() => document.querySelector('video').readyState >= 2")  # a frame
+        page.evaluate(
+            "() => { const v = document.querySelector('video'); v.muted = true; v.play(); }"
+        )
+        wait_until(page, "() => document.querySelector('video').currentTime > 0")
+        page.screenshot(path=screenshot_dir / "finished-veo-desktop.png", full_page=True)
+        page.goto(live.url + "/")
+        item = page.locator(f"#history-{job_id}")
+        assert "Ready" in item.text_content()
+        assert item.locator("span.thumb").count() == 1 and item.locator("img").count() == 0
+        assert problems == [], problems
+    names = [blob.name for blob in emulator_client(gcs_emulator).list_blobs(bucket)]
+    assert f"dw/videos/{job_id}.mp4" in names
+    assert not [name for name in names if "provider-output" in name]
+    assert simulator.counters()["vertex.create"] == 1
+
+
+def test_openrouter_dream_renders_and_plays(chromium, app_config, simulator, screenshot_dir):
+    """The same flow with ``VIDEO_PROVIDER=openrouter``: no upstream progress, then it plays."""
+    CATALOG.forget()
+    config = {**app_config, **openrouter_settings(simulator, model="alibaba/wan-2.7")}
+    with serve_app(config) as live, open_page(chromium) as (page, problems):
+        page.goto(live.url + "/")
+        page.get_by_label("Your dream", exact=True).fill(PROMPT)
+        # A shape this model offers and Veo does not.
+        page.locator('input[name=size][value="720x720"]').check()
+        page.get_by_role("button", name="Dream it").click()
+        page.wait_for_url(DREAM_URL)
+        job_id = DREAM_URL.search(page.url)[1]
+        page.locator("#dream-status[data-status=completed]").wait_for(timeout=20_000)
+        wait_until(page, "() => document.querySelector('video').readyState >= 2")
+        page.evaluate(
+            "() => { const v = document.querySelector('video'); v.muted = true; v.play() }"
+        )
+        wait_until(page, "() => document.querySelector('video').currentTime > 0")
+        assert page.evaluate("() => document.querySelector('video').videoWidth") > 0
+        media = live.media_requests(f"/dreams/{job_id}/video")
+        assert media and all(header and header.startswith("bytes=") for header in media), media
+        counters = simulator.counters()
+        assert (counters["openrouter.create"], counters["create"]) == (1, 0)
+        page.screenshot(path=screenshot_dir / "openrouter-finished-desktop.png", full_page=True)
         assert problems == [], problems

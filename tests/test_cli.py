@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import signal
 import subprocess
@@ -16,6 +18,8 @@ from dreamweb import create_app
 from dreamweb.jobs import Sweeper
 from dreamweb.services import services
 from dreamweb.storage import layout
+from tests.fixtures.gcs import create_bucket, emulator_client
+from tests.fixtures.providers import vertex_case, vertex_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "a dream of a train crossing a frozen lake"
@@ -27,6 +31,24 @@ def cli_environment(config: dict) -> dict[str, str]:
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "STORAGE_"))},
         **{k: str(v) for k, v in config.items() if k.isupper() and k != "TESTING"},
     }
+
+
+def kill_a_sweeper_once_it_holds_the_lease(config: dict, store, job_id: str) -> None:
+    """Run ``flask sweep`` in a child process and SIGKILL it as soon as it holds the job's
+    ingest lease (it is then copying the video in)."""
+    sweeper = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "dreamweb", "sweep"],
+        cwd=ROOT,
+        env=cli_environment(config),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not store.exists(layout.lease_key(job_id)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.exists(layout.lease_key(job_id)), "the sweeper took the lease"
+    sweeper.send_signal(signal.SIGKILL)
+    sweeper.wait(timeout=10)
 
 
 def test_sweep_finishes_jobs_nobody_polls(app, simulator):
@@ -55,21 +77,9 @@ def test_a_sweeper_killed_mid_ingest_is_finished_by_the_next_sweep(app_config, s
         job, _ = services().jobs.create(PROMPT, seconds="4", size="1280x720")
     simulator.complete(job.provider_job_id)
     simulator.inject("content", "hang", count=1, hang_seconds=30)
-    sweeper = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "dreamweb", "sweep"],
-        cwd=ROOT,
-        env=cli_environment(config),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     with app.app_context():
         store = services().store
-        deadline = time.monotonic() + 20
-        while not store.exists(layout.lease_key(job.id)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert store.exists(layout.lease_key(job.id)), "the sweeper took the lease"
-        sweeper.send_signal(signal.SIGKILL)
-        sweeper.wait(timeout=10)
+        kill_a_sweeper_once_it_holds_the_lease(config, store, job.id)
         assert not store.exists(layout.video_key(job.id)), "nothing partial is visible"
         # While the dead sweeper's lease is live, nobody else downloads.
         assert Sweeper(services().inline_jobs()).sweep().stored == 0
@@ -196,3 +206,36 @@ def test_check_fails_in_one_line_when_the_local_folder_cannot_exist(app_config, 
     blocker.write_text("not a directory")
     config = {**app_config, "STORAGE_URL": (blocker / "store").as_uri()}
     assert_one_line_failure(run_check(config), "a-file")
+
+
+def test_a_sweeper_killed_mid_copy_of_a_veo_output_is_finished_by_the_next_sweep(
+    app_config, simulator, service_account_info, gcs_emulator
+):
+    """Vertex, zero-copy: whatever the kill interrupted (the rewrite, the source's deletion,
+    marking the job), the next sweep ends with the whole video, and nothing else, in the bucket."""
+    bucket = create_bucket(gcs_emulator)
+    settings = vertex_settings(simulator, gcs_emulator, service_account_info, bucket)
+    simulator.configure(video_bytes=96 * 1024 * 1024)  # a rewrite that takes a moment
+    config = {**app_config, **settings, "INGEST_LEASE_SECONDS": "5", "STATUS_TTL_SECONDS": "0"}
+    app = create_app(config)
+    with app.app_context():
+        job, _ = services().jobs.create(PROMPT, seconds="4", size="1280x720")
+    simulator.complete(job.provider_job_id)  # the output is written into the bucket now
+    with app.app_context():
+        kill_a_sweeper_once_it_holds_the_lease(config, services().store, job.id)
+        assert services().jobs.get(job.id, fresh=True).status != "completed"
+        time.sleep(5.2)  # the dead sweeper's lease runs out
+        report = Sweeper(services().inline_jobs()).sweep()
+        assert (report.stored, report.errors) == (1, 0)
+        assert services().jobs.get(job.id, fresh=True).status == "completed"
+    case = vertex_case(simulator, settings)
+    expected = case.video_bytes(case.provider_ids()[0])
+    blobs = {blob.name: blob for blob in emulator_client(gcs_emulator).list_blobs(bucket)}
+    assert [name for name in blobs if "/videos/" in name or "provider-output" in name] == [
+        f"dw/videos/{job.id}.mp4"
+    ]
+    assert (
+        blobs[f"dw/videos/{job.id}.mp4"].md5_hash
+        == base64.b64encode(hashlib.md5(expected).digest()).decode()
+    )
+    assert case.paid() == 1

@@ -14,6 +14,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from dreamweb import create_app
 from dreamweb.errors import CircuitOpenError, DreamwebError, OutOfCreditsError, ReplayedError
 from dreamweb.jobs.model import failure_api_codes
 
@@ -58,7 +59,10 @@ def test_document_is_valid_openapi_31(document):
         "/api/create-video",
         "/api/video-status/{jobId}",
         "/api/get-video/{jobId}",
+        "/api/videos/{jobId}",
     }
+    delete = document["paths"]["/api/videos/{jobId}"]["delete"]
+    assert {"204", "401", "404", "405"} <= set(delete["responses"])
 
 
 def test_real_responses_conform(client, document, simulator):
@@ -200,3 +204,36 @@ def test_every_error_class_answers_a_code_of_the_table_with_its_status():
     for cls in classes:
         assert cls.code in ERROR_CODES, cls
         assert ERROR_CODES[cls.code].status == cls.status, cls
+
+
+def test_token_and_delete_responses_conform(app_config, document, simulator):
+    from dreamweb import create_app
+
+    token = "conformance-token-0123456789"
+    client = create_app({**app_config, "API_TOKENS": token}).test_client()
+    create, delete = "/api/create-video", "/api/videos/{jobId}"
+    body = {"prompt": "a dream of a paper boat at sea"}
+    check_response(document, create, "post", client.post(create, json=body))
+    auth = {"Authorization": f"Bearer {token}"}
+    job_id = client.post(create, json=body, headers=auth).get_json()["jobId"]
+    check_response(document, delete, "delete", client.delete(f"/api/videos/{job_id}"))
+    check_response(document, delete, "delete", client.delete(f"/api/videos/{job_id}", headers=auth))
+    check_response(document, delete, "delete", client.delete(f"/api/videos/{job_id}", headers=auth))
+    untokened = create_app(app_config).test_client()
+    check_response(document, delete, "delete", untokened.delete(f"/api/videos/{job_id}"))
+
+
+def test_choice_enums_come_from_the_configured_capabilities(app_config, gcs_config):
+    vertex = {**app_config, **gcs_config, "VIDEO_PROVIDER": "vertex-veo"}
+    vertex.update(VERTEX_PROJECT="p", VIDEO_ALLOWED_SECONDS="4,8", OPENAI_API_KEY="")
+    for config, seconds, sizes in (
+        (app_config, ["4", "8", "12"], ["1280x720", "720x1280"]),
+        (vertex, ["4", "8"], ["1280x720", "720x1280", "1920x1080", "1080x1920"]),
+    ):
+        app = create_app(config)
+        fields = app.test_client().get("/api/openapi.json").get_json()["components"]["schemas"]
+        fields = fields["CreateVideoRequest"]["properties"]
+        assert fields["seconds"]["enum"] == [*seconds, *map(int, seconds)]
+        assert fields["size"]["enum"] == sizes == app.config["VIDEO_ALLOWED_SIZES"]
+        assert fields["seconds"]["default"] == app.config["VIDEO_SECONDS"]
+        validate(app.test_client().get("/api/openapi.json").get_json())

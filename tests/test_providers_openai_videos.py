@@ -389,7 +389,7 @@ class TestScripted:
         scripted.script("/v1/videos/v", Reply(400, error_json(f"Bad key {KEY} in body")))
         with pytest.raises(InputRejectedError) as info:
             make_client(scripted.url + "/v1").retrieve("v")
-        assert KEY not in str(info.value) and "[redacted]" in info.value.public_message
+        assert KEY not in str(info.value) and "[redacted]" in info.value.detail
 
     def test_cross_host_redirect_drops_authorization(self, scripted: ScriptedServer) -> None:
         """A gateway 302s to a signed URL on another host: the key must not follow."""
@@ -534,7 +534,8 @@ class TestErrorMapping:
     def test_invalid_input(self, simulator: SimulatorHandle, field: str, value: str) -> None:
         with pytest.raises(InputRejectedError) as info:
             make_client(simulator.base_url).create("a lake", **(VALID | {field: value}))
-        assert value in info.value.public_message and info.value.upstream_status == 400
+        assert value in info.value.detail and info.value.upstream_status == 400
+        assert info.value.public_message == InputRejectedError.default_message
         assert info.value.request_id.startswith("req_")
         assert simulator.counters()["create"] == 1
 

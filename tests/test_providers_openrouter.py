@@ -20,7 +20,14 @@ from dreamweb.errors import (
     UpstreamUnavailableError,
 )
 from dreamweb.providers import build_provider
-from dreamweb.providers.base import CANCELLED, COMPLETED, FAILED, PENDING, TIMED_OUT
+from dreamweb.providers.base import (
+    CANCELLED,
+    COMPLETED,
+    CONTENT_POLICY,
+    FAILED,
+    PENDING,
+    TIMED_OUT,
+)
 from dreamweb.providers.openrouter import CATALOG, Catalog, OpenRouterClient
 from dreamweb.providers.openrouter.catalog import fetch_models
 from dreamweb.providers.openrouter.wire import create_body, parse_generation
@@ -55,6 +62,9 @@ class TestWire:
             {"id": "j", "status": "failed", "error": "Content policy violation"}
         )
         assert (failed.status, failed.error_message) == (FAILED, "Content policy violation")
+        assert failed.error_code == CONTENT_POLICY  # explained as the refusal it is
+        other = parse_generation({"id": "j", "status": "failed", "error": "Provider error"})
+        assert other.error_code is None
         assert parse_generation({"id": "j", "status": "rendering"}).status == "processing"
         with pytest.raises(UpstreamUnavailableError):
             parse_generation({"status": "pending"})

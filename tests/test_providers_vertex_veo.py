@@ -13,7 +13,14 @@ import pytest
 
 from dreamweb.errors import ProviderNotConfiguredError, RateLimitedError, UpstreamUnavailableError
 from dreamweb.providers import build_provider
-from dreamweb.providers.base import COMPLETED, CONTENT_POLICY, FAILED, PENDING, PROCESSING
+from dreamweb.providers.base import (
+    COMPLETED,
+    CONTENT_POLICY,
+    FAILED,
+    PENDING,
+    PROCESSING,
+    RENDER_FAILED,
+)
 from dreamweb.providers.vertex_veo import VertexVeoClient
 from dreamweb.providers.vertex_veo.wire import operation_model_path, parse_operation, predict_body
 from tests.fixtures.gcs import create_bucket, emulator_client
@@ -80,7 +87,11 @@ class TestWire:
         error = parse_operation(
             {"name": OP, "done": True, "error": {"code": 3, "message": "too large"}}
         )
-        assert (error.status, error.error_code, error.error_message) == (FAILED, None, "too large")
+        assert (error.status, error.error_code, error.error_message) == (
+            FAILED,
+            RENDER_FAILED,
+            "too large",
+        )
         filtered = parse_operation(
             {
                 "name": OP,
@@ -90,7 +101,7 @@ class TestWire:
         )
         assert (filtered.status, filtered.error_code) == (FAILED, CONTENT_POLICY)
         empty = parse_operation({"name": OP, "done": True, "response": {}})
-        assert empty.status == FAILED and empty.error_code is None
+        assert empty.status == FAILED and empty.error_code == RENDER_FAILED
         with pytest.raises(UpstreamUnavailableError):
             parse_operation({"done": True})
 
@@ -198,7 +209,7 @@ def test_poll_retried_on_server_error(
 
 
 @pytest.mark.parametrize(
-    ("fault", "code"), [("filtered", CONTENT_POLICY), ("operation_error", None)]
+    ("fault", "code"), [("filtered", CONTENT_POLICY), ("operation_error", RENDER_FAILED)]
 )
 def test_failed_renders(
     vertex: tuple[VertexVeoClient, str], simulator: SimulatorHandle, fault: str, code: str | None

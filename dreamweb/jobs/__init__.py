@@ -7,6 +7,7 @@
     ingest.py       when a finished job's video is copied in, and what the job becomes
     parallel.py     bounded parallelism with a deadline per item
     sweep.py        the sweeper: advance unfinished jobs in parallel, expire old keys
+    webhooks.py     a provider's webhook for one of our jobs: match, deduplicate, advance
 
 The model, records and idempotency names are imported here eagerly. The service side imports
 providers (which take their statuses from ``dreamweb.jobs.model``), so its names load on first
@@ -32,6 +33,7 @@ from dreamweb.jobs.model import (
     failure_text,
     iso,
     new_job_id,
+    shown_progress,
 )
 from dreamweb.jobs.records import JobRecords, RecordCache
 
@@ -65,6 +67,7 @@ __all__ = [
     "failure_text",
     "iso",
     "new_job_id",
+    "shown_progress",
 ]
 
 

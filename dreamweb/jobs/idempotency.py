@@ -67,15 +67,21 @@ class IdempotencyKeys:
     def _reclaimable(self, data: dict[str, Any], now: float) -> bool:
         """Expired, abandoned by a creator that died, or pointing at a deleted job."""
         age = now - data["created_at"]
-        if age > IDEMPOTENCY_TTL or (data["state"] == "in_flight" and age > SUBMIT_GRACE_SECONDS):
+        if age > IDEMPOTENCY_TTL:
             return True
+        if data["state"] == "in_flight" and age > SUBMIT_GRACE_SECONDS:
+            # Its job record exists, so the paid call may have been made: look the job up
+            # (replayed) instead of paying again. Only a creator that died before writing the
+            # record leaves the key free.
+            return self.records.read(data["job_id"]) is None
         return data["state"] == "done" and self.records.read(data["job_id"]) is None
 
     def _replay(self, data: dict[str, Any]) -> Job:
         if data["state"] == "failed":
             raise ReplayedError(data["error"], data["status"], replayed_code(data))
-        if data["state"] == "in_flight":
-            raise ConflictError()
+        age = self.records.clock() - data["created_at"]
+        if data["state"] == "in_flight" and age <= SUBMIT_GRACE_SECONDS:
+            raise ConflictError()  # its creator is most likely still submitting
         return self.records.get(data["job_id"])
 
     def settle(self, claim: Record, *, error: DreamwebError | None = None) -> None:

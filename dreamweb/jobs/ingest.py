@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from dreamweb.errors import NotConfiguredError, NotFoundError
+from dreamweb.errors import NotConfiguredError, NotFoundError, VideoTooLargeError
 from dreamweb.jobs.model import INGEST_MAX_FAILURES, FailureCode, Job, count_ingest_failure
 from dreamweb.jobs.records import JobRecords
 from dreamweb.providers.base import VideoProvider
@@ -35,7 +35,8 @@ def ingest_job(
     """Copy a provider-finished job's video into the store and mark it completed.
 
     A failed copy is counted and backed off (``count_ingest_failure``); after
-    ``INGEST_MAX_FAILURES`` the job fails. Never raises for a failed copy.
+    ``INGEST_MAX_FAILURES`` the job fails, and at once for a video over ``MAX_VIDEO_BYTES``.
+    Never raises for a failed copy.
     """
     job = records.get(job_id)
     if job.is_final:
@@ -47,11 +48,15 @@ def ingest_job(
             require_provider(provider),
             job_id=job.id,
             provider_job_id=job.provider_job_id or "",
+            source_uri=job.output_uri,
             expires_at=job.expires_at,
             lease_seconds=config["INGEST_LEASE_SECONDS"],
             attempts=config["INGEST_ATTEMPTS"],
             clock=records.clock,
+            max_bytes=config.get("MAX_VIDEO_BYTES"),
         )
+    except VideoTooLargeError:  # another try would download it all again
+        return records.fail(job_id, FailureCode.TOO_LARGE)
     except Exception as error:
         logger.warning("ingest failed", extra={"job_id": job_id, "error": type(error).__name__})
         job = records.update(job_id, lambda j: count_ingest_failure(j, records.clock()))

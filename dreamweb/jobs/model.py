@@ -13,6 +13,7 @@ Status model (what clients see):
 from __future__ import annotations
 
 import enum
+import logging
 import secrets
 import string
 import time
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dreamweb.providers.base import ProviderJob
+
+logger = logging.getLogger("dreamweb.jobs")
 
 PENDING, PROCESSING, COMPLETED, FAILED = "pending", "processing", "completed", "failed"
 STAGES = {PENDING: "queued", PROCESSING: "rendering"}
@@ -92,11 +95,38 @@ class FailureCode(enum.StrEnum):
         "The dream machine did not confirm that it started this dream. "
         "Please try again in a moment.",
     )
+    RENDER_FAILED = (
+        "render_failed",
+        "generation_failed",
+        "Video generation failed: the video model could not render this dream",
+        "The video model ran into a problem while rendering this dream. "
+        "Please try again; describing it a little differently sometimes helps.",
+    )
+    CANCELLED = (
+        "cancelled",
+        "cancelled",
+        "Video generation failed: the provider cancelled the render",
+        "The dream machine cancelled this render on its side. Please try again.",
+    )
+    TIMED_OUT = (
+        "timed_out",
+        "timed_out",
+        "Video generation failed: the render took longer than the provider allows",
+        "The dream machine gave up on this render because it took too long. "
+        "Please try again in a moment.",
+    )
     STORE_FAILED = (
         "store_failed",
         "store_failed",
         "Video generation failed: the finished video could not be saved",
         "Your video was made, but we could not save it. Please try again in a moment.",
+    )
+    TOO_LARGE = (
+        "too_large",
+        "video_too_large",
+        "Video generation failed: the finished video is too large to keep",
+        "Your video was made, but it is larger than this site keeps. "
+        "Try a shorter or smaller dream.",
     )
 
     @classmethod
@@ -109,12 +139,16 @@ class FailureCode(enum.StrEnum):
 
 
 def failure_text(code: str | None, message: str | None = None) -> str:
-    """The API's text for a failed job, from its failure code (or the provider's message)."""
+    """The API's text for a failed job, from its failure code.
+
+    A code only the provider knows gets one fixed text: the provider's own message is logged,
+    never shown (it may carry internals, or whatever a gateway put there).
+    """
     known = FailureCode.known(code)
     if known is not None:
         return known.text
-    detail = (message or code or "unknown error").strip()[:200]
-    return f"Video generation failed: {detail}"
+    logger.info("provider failure", extra={"code": code, "upstream_message": message})
+    return "Video generation failed at the provider"
 
 
 def failure_api_code(code: str | None) -> str:
@@ -156,7 +190,9 @@ class Job:
     created_status: str = PENDING  # what the create answered: replayed verbatim
     stage: str | None = "queued"
     progress: int = 0
+    progress_estimated: bool = False  # the provider reports none: answers estimate from time
     provider_job_id: str | None = None
+    output_uri: str | None = None  # gs:// object the provider left the video in (server-only)
     error: str | None = None
     error_code: str | None = None
     created_at: float = field(default_factory=time.time)
@@ -165,9 +201,11 @@ class Job:
     checked_at: float | None = None
     expires_at: float | None = None
     video_bytes: int | None = None
+    cost: float | None = None  # what the provider charged, USD, when it says (OpenRouter)
     thumbnail: bool = False
     ingest_failures: int = 0
     ingest_retry_at: float | None = None
+    token_hash: str | None = None  # which API token created it (a hash, never the token)
     # Completion webhook delivery state (``dreamweb.webhooks.outbox``) when one was asked for.
     callback: dict[str, Any] | None = None
 
@@ -204,16 +242,43 @@ def apply_upstream(job: Job, upstream: ProviderJob, now: float) -> Job:
         )
     elif upstream.status == COMPLETED:
         # Completed upstream is not completed here until the video is in our store.
+        # Its progress is a fact now (the render is done), not an estimate.
         changes.update(
-            status=PROCESSING, stage=STORING, progress=100, expires_at=upstream.expires_at
+            status=PROCESSING,
+            stage=STORING,
+            progress=100,
+            progress_estimated=False,
+            expires_at=upstream.expires_at,
+            output_uri=upstream.output_uri,
         )
+        if upstream.cost is not None:
+            changes["cost"] = upstream.cost
     else:
         changes.update(
             status=upstream.status,
             stage=STAGES.get(upstream.status, "rendering"),
             progress=max(job.progress, min(upstream.progress or 0, 99)),
+            progress_estimated=upstream.progress is None,
         )
     return replace(job, **changes)
+
+
+def estimated_progress(elapsed: float, typical: float) -> int:
+    """A progress figure from time alone, for providers that report none: 90 % at the model's
+    ``typical`` render time, then creeping towards 99 (never 100: only "done" is 100)."""
+    if elapsed <= 0 or typical <= 0:
+        return 0
+    ratio = elapsed / typical
+    figure = 90 * ratio if ratio <= 1 else 99 - 9 / ratio
+    return min(99, int(figure))
+
+
+def shown_progress(job: Job, typical_render_seconds: float, now: float) -> int:
+    """The progress to answer for a running ``job``: the provider's figure, or an estimate
+    from elapsed time when ``job.progress_estimated``."""
+    if not job.progress_estimated:
+        return job.progress
+    return max(job.progress, estimated_progress(now - job.created_at, typical_render_seconds))
 
 
 def first_answer(job: Job, upstream: ProviderJob, now: float) -> Job:

@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from dreamweb.budget import DailyBudget, Unlimited
 from dreamweb.errors import (
     AuthenticationError,
+    BudgetExhaustedError,
     CircuitOpenError,
     DreamwebError,
     InputRejectedError,
@@ -67,7 +69,9 @@ class JobService:
 
     ``spawn(key, task)`` runs ``task`` in the background (the web process's thread pool),
     at most once at a time per ``key``; ``guard`` is the process's bulkhead and circuit
-    breaker around ``provider`` (which must call through it); ``clock`` is injectable.
+    breaker around ``provider`` (which must call through it); ``clock`` is injectable;
+    ``budget`` is the daily video budget each create reserves its seconds from;
+    ``callback_url(job_id)``, when given, is where the provider should post its webhook.
     """
 
     def __init__(
@@ -80,8 +84,12 @@ class JobService:
         clock: Callable[[], float] = time.time,
         cache: RecordCache | None = None,
         guard: ProviderGuard | None = None,
+        budget: DailyBudget | None = None,
+        callback_url: Callable[[str], str] | None = None,
     ) -> None:
+        self.budget = budget or Unlimited()
         self.store = store
+        self.callback_url = callback_url
         self.provider = provider
         self.config = config
         self.spawn = spawn or run_inline
@@ -109,12 +117,15 @@ class JobService:
         size: str,
         idempotency_key: str | None = None,
         client: str = "",
+        token_hash: str | None = None,
     ) -> tuple[Job, bool]:
         """Start a generation; returns ``(job, replayed)``.
 
         With an ``idempotency_key`` this ``client`` used in the last 24 h for the same request,
         answers as the first request was answered (its job, or its error) instead of starting —
-        and paying for — a second generation.
+        and paying for — a second generation. A new generation first reserves its seconds from
+        today's budget (``BudgetExhaustedError``, no provider call, when they are spent);
+        ``token_hash`` names the API token that created it.
         """
         provider = require_provider(self.provider)
         paused = self.provider_paused_for()
@@ -131,6 +142,7 @@ class JobService:
             size=size,
             created_at=self.clock(),
             updated_at=self.clock(),
+            token_hash=token_hash,
         )
         claim = None
         if idempotency_key is not None:
@@ -138,6 +150,12 @@ class JobService:
             first, claim = keys.claim(job)
             if first is not None:
                 return first, True
+        try:  # after the claim: a replay spends nothing; before the paid call
+            reservation = self.budget.reserve(int(job.seconds), client)
+        except BudgetExhaustedError:
+            if claim is not None:
+                keys.release(claim)  # refused before anything started: a retry may try again
+            raise
         # Record and sweeper marker exist before the paid call: a crash leaves a trace.
         created = self.records.write(job, generation=None)
         self.store.put_record(layout.active_key(job.id), {"id": job.id}, generation=None)
@@ -148,8 +166,10 @@ class JobService:
                 model=job.model,
                 seconds=job.seconds,
                 size=job.size,
+                callback_url=self.callback_url(job.id) if self.callback_url else None,
             )
         except NOT_STARTED:
+            self.budget.give_back(reservation)  # nothing started, nothing spent
             self.records.remove(job.id)  # no job was started upstream: nothing to keep
             if claim is not None:
                 keys.release(claim)

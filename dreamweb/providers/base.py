@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import urlsplit
 
 # The statuses belong to the job (``dreamweb.jobs.model``); providers map to them, and their
 # modules import them from here.
 from dreamweb.jobs.model import COMPLETED, FAILED, PENDING, PROCESSING
+from dreamweb.storage.base import GcsObject  # a storage concept; providers name outputs with it
 
 __all__ = [
     "COMPLETED",
@@ -22,6 +22,7 @@ __all__ = [
     "PENDING",
     "PROCESSING",
     "ContentStream",
+    "GcsObject",
     "ProviderJob",
     "VideoProvider",
 ]
@@ -32,6 +33,7 @@ CONTENT_POLICY = "moderation_blocked"  # the Videos API's own code, already know
 CANCELLED = "cancelled"  # the provider cancelled the render (nobody here asked it to)
 TIMED_OUT = "timed_out"  # the provider gave up on the render (it ran past its time limit)
 EXPIRED = "expired"  # the finished output is gone before dreamweb could save it
+RENDER_FAILED = "render_failed"  # the render itself failed upstream (the raw reason is logged)
 
 
 @dataclass(frozen=True)
@@ -60,28 +62,6 @@ class ProviderJob:
     error_message: str | None = None
     output_uri: str | None = None
     cost: float | None = None
-
-
-@dataclass(frozen=True)
-class GcsObject:
-    """A ``gs://bucket/name`` URI taken apart."""
-
-    bucket: str
-    name: str
-
-    @classmethod
-    def parse(cls, uri: str) -> GcsObject:
-        """``gs://bucket/path/to/object`` → ``GcsObject``; ``ValueError`` for anything else."""
-        parts = urlsplit(uri)
-        name = parts.path.lstrip("/")
-        if parts.scheme != "gs" or not parts.netloc or not name or parts.query:
-            raise ValueError("not a gs://bucket/object URI")
-        return cls(parts.netloc, name)
-
-    @property
-    def uri(self) -> str:
-        """Back to ``gs://bucket/name``."""
-        return f"gs://{self.bucket}/{self.name}"
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from dreamweb.errors import StorageError
 
@@ -56,6 +57,28 @@ class Record:
 
     data: dict[str, Any]
     generation: str
+
+
+@dataclass(frozen=True)
+class GcsObject:
+    """A ``gs://bucket/name`` URI taken apart."""
+
+    bucket: str
+    name: str
+
+    @classmethod
+    def parse(cls, uri: str) -> GcsObject:
+        """``gs://bucket/path/to/object`` → ``GcsObject``; ``ValueError`` for anything else."""
+        parts = urlsplit(uri)
+        name = parts.path.lstrip("/")
+        if parts.scheme != "gs" or not parts.netloc or not name or parts.query:
+            raise ValueError("not a gs://bucket/object URI")
+        return cls(parts.netloc, name)
+
+    @property
+    def uri(self) -> str:
+        """Back to ``gs://bucket/name``."""
+        return f"gs://{self.bucket}/{self.name}"
 
 
 class VideoStore(ABC):
@@ -121,6 +144,24 @@ class VideoStore(ABC):
         succeeds only if the stored generation still equals ``generation``. Losing raises
         ``PreconditionFailedError``.
         """
+
+    def can_copy_from(self, uri: str) -> bool:
+        """Whether ``copy_from`` can take ``uri`` server-side (an object in this store's own
+        bucket); stores that cannot copy inside their backend answer ``False``."""
+        return False
+
+    def copy_from(
+        self, uri: str, key: str, *, on_progress: Callable[[], None] | None = None
+    ) -> StoredObject:
+        """Copy the object at ``uri`` to ``key`` without its bytes leaving the backend:
+        create-only (``PreconditionFailedError``), verified against the source's size and
+        checksums (``IntegrityError``), ``ObjectNotFoundError`` when the source is gone.
+        ``on_progress`` runs between the backend's copy steps (to renew a lease)."""
+        raise StorageError("this store cannot copy objects server-side")
+
+    def delete_uri(self, uri: str) -> bool:
+        """Delete a source object ``copy_from`` took (``False`` when already gone)."""
+        raise StorageError("this store cannot delete objects outside its keys")
 
     def signed_url(
         self, key: str, *, seconds: int, download_name: str | None = None, inline: bool = True

@@ -5,6 +5,12 @@ sweeper). A create-only *lease* record decides who downloads; the others return 
 A lease carries an expiry and is renewed while the copy runs, so a process that dies mid-copy
 blocks the job only until its lease runs out. The video itself is written create-only and
 atomically by the store, so a reader sees either no video or the whole one.
+
+Zero-copy: when the provider left the finished video in a bucket (``source_uri``, e.g. Veo's
+``storageUri`` output) and the store can copy from there (the GCS store, same bucket), storing
+is a server-side copy and no video byte passes through dreamweb; otherwise the video is
+streamed down (``provider.download``). Either way the provider's output object is deleted once
+the video is ours, also by whoever finds it already stored (a process that died in between).
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from dataclasses import dataclass
 from dreamweb.errors import (
     ContentTruncatedError,
     DreamwebError,
+    ObjectNotFoundError,
     PreconditionFailedError,
     ProviderNotFoundError,
     StorageError,
     UpstreamUnavailableError,
+    VideoTooLargeError,
 )
 from dreamweb.providers.base import VideoProvider
 from dreamweb.storage.base import VideoStore
@@ -123,44 +131,77 @@ def _renewing(chunks: Iterable[bytes], lease: Lease, every: float) -> Iterator[b
         yield chunk
 
 
+def capped(chunks: Iterable[bytes], max_bytes: int | None) -> Iterator[bytes]:
+    """Pass ``chunks`` through; ``VideoTooLargeError`` as soon as more than ``max_bytes`` came.
+
+    The store never makes a failed stream visible, so nothing partial is left behind.
+    """
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        if max_bytes is not None and received > max_bytes:
+            raise VideoTooLargeError()
+        yield chunk
+
+
 def ingest_video(
     store: VideoStore,
     provider: VideoProvider,
     *,
     job_id: str,
     provider_job_id: str,
+    source_uri: str | None = None,
     expires_at: float | None = None,
     lease_seconds: float = 300,
     attempts: int = 3,
     clock: Clock = time.time,
+    max_bytes: int | None = None,
 ) -> IngestResult:
     """Copy a finished job's video (and, best effort, its thumbnail) into ``store``.
 
-    Returns the outcome; raises ``StorageError`` or ``ProviderError`` when every attempt failed
-    (nothing partial is left visible, and the lease is released so the next try can start).
+    ``source_uri`` is the ``gs://`` object the provider wrote the video to, if any (see the
+    module doc for when that makes the copy server-side). Returns the outcome; raises
+    ``StorageError`` or ``ProviderError`` when every attempt failed (nothing partial is left
+    visible, and the lease is released so the next try can start), and ``VideoTooLargeError``
+    (never retried) for a video over ``max_bytes``.
     """
     started = clock()
     key = video_key(job_id)
     if store.exists(key):
+        _discard_source(store, provider, provider_job_id, source_uri)  # its copier died
         return IngestResult(IngestOutcome.ALREADY_STORED)
     if expires_at is not None and clock() >= expires_at:
         return IngestResult(IngestOutcome.EXPIRED)
     lease = acquire_lease(store, job_id, seconds=lease_seconds, clock=clock)
     if lease is None:
         return IngestResult(IngestOutcome.IN_PROGRESS)
+    thumbnail, size = False, 0
     try:
         if store.exists(key):
-            return IngestResult(IngestOutcome.ALREADY_STORED)
-        logger.info("ingest started", extra={"job_id": job_id})
-        try:
-            size = _copy_video(store, provider, lease, key, provider_job_id, attempts)
-        except ProviderNotFoundError:
-            return IngestResult(IngestOutcome.EXPIRED)
-        except PreconditionFailedError:
-            return IngestResult(IngestOutcome.ALREADY_STORED)
-        thumbnail = _copy_thumbnail(store, provider, job_id, provider_job_id)
+            outcome = IngestOutcome.ALREADY_STORED
+        else:
+            outcome = IngestOutcome.STORED
+            logger.info("ingest started", extra={"job_id": job_id})
+            try:
+                size = _copy_video(
+                    store, provider, lease, key, provider_job_id, source_uri, attempts, max_bytes
+                )
+            except (ProviderNotFoundError, ObjectNotFoundError):
+                return IngestResult(IngestOutcome.EXPIRED)
+            except PreconditionFailedError:
+                outcome = IngestOutcome.ALREADY_STORED  # another process stored it first
+            except VideoTooLargeError:
+                logger.warning(
+                    "ingest refused: video over MAX_VIDEO_BYTES", extra={"job_id": job_id}
+                )
+                raise
+            else:
+                thumbnail = _copy_thumbnail(store, provider, job_id, provider_job_id)
+        _discard_source(store, provider, provider_job_id, source_uri)
     finally:
         lease.release()
+    if outcome is IngestOutcome.ALREADY_STORED:
+        return IngestResult(outcome)
     duration = clock() - started
     logger.info(
         "ingest finished",
@@ -169,21 +210,50 @@ def ingest_video(
     return IngestResult(IngestOutcome.STORED, size, thumbnail, duration)
 
 
+def _discard_source(
+    store: VideoStore, provider: VideoProvider, provider_job_id: str, source_uri: str | None
+) -> None:
+    """Best effort: delete the provider's output object now that the video is ours (in our
+    bucket through the store, elsewhere through the provider). A leftover is logged."""
+    if source_uri is None:
+        return
+    try:
+        if store.can_copy_from(source_uri):
+            store.delete_uri(source_uri)
+        else:
+            provider.delete(provider_job_id)
+    except DreamwebError as error:
+        logger.warning(
+            "provider output not deleted",
+            extra={"output_uri": source_uri, "error": type(error).__name__},
+        )
+
+
 def _copy_video(
     store: VideoStore,
     provider: VideoProvider,
     lease: Lease,
     key: str,
     provider_job_id: str,
+    source_uri: str | None,
     attempts: int,
+    max_bytes: int | None = None,
 ) -> int:
-    """Stream the video into the store, retrying broken transfers ``attempts`` times."""
+    """Copy the video in: server-side when the store can take ``source_uri`` (zero-copy),
+    else streamed from the provider, retrying broken transfers ``attempts`` times. A streamed
+    video announced or found to be over ``max_bytes`` stops the copy at once."""
+    if source_uri is not None and store.can_copy_from(source_uri):
+        logger.info("ingest by server-side copy", extra={"output_uri": source_uri})
+        return store.copy_from(source_uri, key, on_progress=lease.renew).size
     for attempt in range(1, attempts + 1):
         try:
             with provider.download(provider_job_id, "video") as content:
+                announced = content.content_length
+                if max_bytes is not None and announced is not None and announced > max_bytes:
+                    raise VideoTooLargeError()
                 stored = store.put_stream(
                     key,
-                    _renewing(content, lease, every=lease.seconds / 3),
+                    capped(_renewing(content, lease, every=lease.seconds / 3), max_bytes),
                     content_type="video/mp4",
                     size=content.content_length,
                     if_absent=True,
@@ -229,6 +299,8 @@ def _copy_thumbnail(
             )
     except PreconditionFailedError:
         return True
+    except ProviderNotFoundError:
+        return False  # this provider makes no thumbnail (Veo): the page shows the first frame
     except DreamwebError as error:
         logger.warning(
             "thumbnail not stored", extra={"job_id": job_id, "error": type(error).__name__}

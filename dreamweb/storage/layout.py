@@ -7,6 +7,7 @@
     idempotency/<hash>.json     Idempotency-Key -> jobId, for 24 h
     active/<jobId>              marker of an unfinished job, so the sweeper lists only those
     callbacks/<jobId>           marker of a job whose webhook is not delivered (or given up) yet
+    budget/<YYYY-MM-DD>.json    the daily video budget's count for one UTC day (no Redis)
 
 Every function validates the job id first, so user input never becomes a key unchecked.
 """
@@ -76,6 +77,17 @@ def idempotency_record_key(client_key: str, scope: str = "") -> str:
     client text)."""
     digest = hashlib.sha256(f"{scope}\0{client_key}".encode()).hexdigest()
     return f"{IDEMPOTENCY}{digest[:48]}.json"
+
+
+BUDGET = "budget/"
+DAY_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def budget_key(day: str) -> str:
+    """Key of the daily budget record of one UTC day (``YYYY-MM-DD``)."""
+    if not DAY_PATTERN.fullmatch(day):
+        raise ValueError(f"not a day: {day!r}")
+    return f"{BUDGET}{day}.json"
 
 
 def job_id_from_key(key: str) -> str | None:

@@ -46,6 +46,13 @@ def current_job(job_id: str) -> tuple[Job | None, str | None]:
     return job, TROUBLE_NOTICE if paused else None
 
 
+def elapsed_label(seconds: float) -> str:
+    """``"45 s"``, ``"2 min 05 s"``: how long a dream has been in the works."""
+    whole = max(0, int(seconds))
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
 def failure_explanation(job: Job) -> str:
     """Why a failed dream failed, in words a person can act on."""
     known = FailureCode.known(job.error_code)
@@ -66,6 +73,10 @@ def status_context(job_id: str, job: Job | None, notice: str | None) -> dict[str
     if job is None:
         return context
     context["stage_label"] = STAGE_LABELS.get(job.stage or "", "Working on it")
+    # A provider without progress figures gets no fake percentage: elapsed time and an
+    # indeterminate bar instead (the API still answers an estimate, marked as such).
+    context["estimated"] = job.progress_estimated and not job.is_final
+    context["elapsed_label"] = elapsed_label(services().jobs.clock() - job.created_at)
     context["again_url"] = url_for(
         "web.index", prompt=job.prompt, seconds=job.seconds, size=job.size
     )

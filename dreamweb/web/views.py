@@ -22,6 +22,7 @@ from flask import (
     Blueprint,
     Response,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -31,10 +32,12 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import TooManyRequests
 
+from dreamweb.budget import budget_spent_text
 from dreamweb.delivery import video_response
 from dreamweb.delivery.ranges import send_stored_object
 from dreamweb.error_handlers import error_page, error_response, set_retry_after
 from dreamweb.errors import (
+    BudgetExhaustedError,
     ConflictError,
     DreamwebError,
     InputRejectedError,
@@ -127,6 +130,11 @@ def create_dream() -> Response:
     except (ValidationError, InputRejectedError) as error:
         form.prompt.errors = [error.public_message]
         return render_form(form, 422 if isinstance(error, ValidationError) else error.status)
+    except BudgetExhaustedError as error:  # no provider call was made
+        g.budget_spent = True  # error.html says "used up", not "busy, try again"
+        return submission_failed(
+            budget_spent_text(error.retry_after), error.status, retry_after=error.retry_after
+        )
     except ConflictError as error:
         # A double submit racing the first: that one goes on and lands in the history.
         return submission_failed(ALREADY_STARTING, error.status, retry_after=error.retry_after)

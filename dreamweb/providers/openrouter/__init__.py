@@ -2,22 +2,55 @@
 parses jobs and derives capabilities from catalog objects, ``catalog`` caches the catalog.
 
 Settings: ``OPENROUTER_API_KEY`` (secret), ``OPENROUTER_BASE_URL``, ``VIDEO_MODEL`` (a catalog
-id such as ``google/veo-3.1``), ``PUBLIC_URL`` (attribution), ``VIDEO_GENERATE_AUDIO``.
+id such as ``google/veo-3.1``), ``PUBLIC_URL`` (attribution; webhooks), ``VIDEO_GENERATE_AUDIO``,
+``OPENROUTER_WEBHOOK_SECRET`` (secret; with ``PUBLIC_URL``, turns webhooks on).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from dreamweb.errors import ConfigError, UpstreamUnavailableError
 from dreamweb.providers.base import Capabilities
 from dreamweb.providers.http import timeouts_from_config
 from dreamweb.providers.openrouter.catalog import CATALOG, Catalog
 from dreamweb.providers.openrouter.client import OpenRouterClient
-from dreamweb.providers.openrouter.wire import DEFAULT_MODEL, model_capabilities, parse_generation
+from dreamweb.providers.openrouter.wire import (
+    DEFAULT_MODEL,
+    NAME,
+    model_capabilities,
+    parse_generation,
+)
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+OPENROUTER_HOST = "openrouter.ai"
+
+
+def webhooks_enabled(config: Mapping[str, Any]) -> bool:
+    """Whether jobs ask OpenRouter for a signed webhook (``PUBLIC_URL`` and the secret set)."""
+    return bool(
+        config.get("VIDEO_PROVIDER") == NAME
+        and config.get("PUBLIC_URL")
+        and config.get("OPENROUTER_WEBHOOK_SECRET")
+    )
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """A webhook secret needs somewhere to send the webhooks, and OpenRouter itself calls HTTPS
+    only (an http:// callback would make it refuse every create). Checked before the catalog
+    is read."""
+    if not settings.get("OPENROUTER_WEBHOOK_SECRET"):
+        return
+    public_url = settings.get("PUBLIC_URL")
+    if not public_url:
+        raise ConfigError(
+            "PUBLIC_URL", "is required with OPENROUTER_WEBHOOK_SECRET (webhooks are sent to it)"
+        )
+    base_url = str(settings.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL)
+    if urlsplit(base_url).hostname == OPENROUTER_HOST and urlsplit(public_url).scheme != "https":
+        raise ConfigError("PUBLIC_URL", "must be https:// for OpenRouter webhooks")
 
 
 def capabilities_for(config: Mapping[str, Any], catalog: Catalog = CATALOG) -> Capabilities:
@@ -77,5 +110,7 @@ __all__ = [
     "OpenRouterClient",
     "build",
     "capabilities_for",
+    "check_settings",
     "parse_generation",
+    "webhooks_enabled",
 ]

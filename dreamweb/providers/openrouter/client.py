@@ -24,11 +24,16 @@ from dreamweb.errors import (
 from dreamweb.providers.base import ContentStream, ProviderJob
 from dreamweb.providers.calls import BearerAuth, Call
 from dreamweb.providers.http import HttpClient, pooled_session
-from dreamweb.providers.openrouter.wire import DEFAULT_MODEL, NAME, create_body, parse_generation
+from dreamweb.providers.openrouter.wire import (
+    DEFAULT_MODEL,
+    NAME,
+    create_body,
+    is_refusal,
+    parse_generation,
+)
 
 logger = logging.getLogger("dreamweb.provider")
 TITLE = "dreamweb"
-REFUSAL_WORDS = ("moderation", "guardrail", "flagged")
 
 
 class OpenRouterClient(HttpClient):
@@ -113,8 +118,7 @@ class OpenRouterClient(HttpClient):
                 extra={"provider": NAME, "op": call.op},
             )
             return OutOfCreditsError(**ids)
-        lowered = (message or "").lower()
-        if response.status_code == 403 and any(word in lowered for word in REFUSAL_WORDS):
+        if response.status_code == 403 and is_refusal(message):
             return ContentPolicyError(message, **ids)
         return super()._status_failure(call, response, message, code)
 

@@ -11,6 +11,7 @@ from dreamweb.errors import UpstreamUnavailableError
 from dreamweb.providers.base import (
     CANCELLED,
     COMPLETED,
+    CONTENT_POLICY,
     FAILED,
     PENDING,
     PROCESSING,
@@ -37,6 +38,8 @@ FAILURE_CODES = {
     "cancelled": (CANCELLED, "the render was cancelled at OpenRouter"),
     "expired": (TIMED_OUT, "the render ran past OpenRouter's time limit"),
 }
+# Words in OpenRouter's (or the upstream model's) error text that mean the content was refused.
+REFUSAL_WORDS = ("moderation", "guardrail", "flagged", "content policy")
 PREFERRED_SECONDS, PREFERRED_SIZE = "8", "1280x720"
 TYPICAL_RENDER_SECONDS = 120.0  # the guide: "about 30 s to a few minutes"
 
@@ -57,6 +60,8 @@ def parse_generation(data: Mapping[str, Any]) -> ProviderJob:
     if isinstance(error, Mapping):
         message = optional_str(error.get("message"))
     code, fallback = FAILURE_CODES.get(raw.strip().lower(), (None, None))  # type: ignore[union-attr]
+    if code is None and is_refusal(message):
+        code = CONTENT_POLICY
     if status == FAILED:
         message = message or fallback or "OpenRouter reported a failure"
     usage = data.get("usage") if isinstance(data.get("usage"), Mapping) else {}
@@ -70,6 +75,12 @@ def parse_generation(data: Mapping[str, Any]) -> ProviderJob:
         error_message=message if status == FAILED else None,
         cost=finite_float(usage.get("cost")),  # type: ignore[union-attr]
     )
+
+
+def is_refusal(message: str | None) -> bool:
+    """Whether an error text says the content was refused (moderation, guardrails)."""
+    lowered = (message or "").lower()
+    return any(word in lowered for word in REFUSAL_WORDS)
 
 
 def create_body(

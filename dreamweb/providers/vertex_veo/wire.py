@@ -19,6 +19,7 @@ from dreamweb.providers.base import (
     FAILED,
     PENDING,
     PROCESSING,
+    RENDER_FAILED,
     Capabilities,
     ProviderJob,
 )
@@ -139,8 +140,23 @@ def parse_operation(data: Mapping[str, Any]) -> ProviderJob:
         return ProviderJob(status=PROCESSING, raw_status="running", **common)
     error = data.get("error")
     if isinstance(error, Mapping):
+        # The raw message goes to the log; clients get the fixed text of RENDER_FAILED.
         message = optional_str(error.get("message")) or "Vertex AI reported an error"
-        return ProviderJob(status=FAILED, raw_status="error", error_message=message, **common)
+        logger.warning(
+            "vertex render failed",
+            extra={
+                "operation": name,
+                "upstream_code": error.get("code"),
+                "upstream_message": message,
+            },
+        )
+        return ProviderJob(
+            status=FAILED,
+            raw_status="error",
+            error_code=RENDER_FAILED,
+            error_message=message,
+            **common,
+        )
     response = data.get("response") if isinstance(data.get("response"), Mapping) else {}
     videos = videos_of(response)  # type: ignore[arg-type]
     if videos:
@@ -161,9 +177,11 @@ def parse_operation(data: Mapping[str, Any]) -> ProviderJob:
             error_message="Vertex AI's safety filters blocked the video",
             **common,
         )
+    logger.warning("vertex render finished without a video", extra={"operation": name})
     return ProviderJob(
         status=FAILED,
         raw_status="empty",
+        error_code=RENDER_FAILED,
         error_message="Vertex AI finished without a video",
         **common,
     )

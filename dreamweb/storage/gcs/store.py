@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import google.auth.credentials
@@ -32,8 +32,16 @@ from google.cloud.storage.retry import (
 )
 
 from dreamweb.errors import ObjectNotFoundError, PreconditionFailedError
-from dreamweb.storage.base import ListedObject, Record, StoredObject, VideoStore, check_key
+from dreamweb.storage.base import (
+    GcsObject,
+    ListedObject,
+    Record,
+    StoredObject,
+    VideoStore,
+    check_key,
+)
 from dreamweb.storage.gcs.client import connect, signed_get_url
+from dreamweb.storage.gcs.copies import rewrite_verified, same_bucket_blob
 from dreamweb.storage.gcs.downloads import MediaStream, crc32c_header, get_media
 from dreamweb.storage.gcs.errors import BucketCheck, BucketNotFoundError, translated
 from dreamweb.storage.gcs.uploads import upload_verified
@@ -224,6 +232,48 @@ class GCSVideoStore(VideoStore):
         except (ObjectNotFoundError, PreconditionFailedError):
             return False
         return True
+
+    def delete_blob(self, blob: storage.Blob, *, generation: int | None = None) -> bool:
+        """Remove one blob (only ``generation`` when given); ``False`` when it was not there."""
+        try:
+            with translated(self.bucket_check):
+                blob.delete(if_generation_match=generation, timeout=self.timeout, retry=self.retry)
+        except (ObjectNotFoundError, PreconditionFailedError):
+            return False
+        return True
+
+    # --- server-side copies (zero-copy ingest) ------------------------------------------------
+
+    def can_copy_from(self, uri: str) -> bool:
+        """Whether ``uri`` is a ``gs://`` object in this store's bucket."""
+        try:
+            source = GcsObject.parse(uri)
+        except ValueError:
+            return False
+        return source.bucket == self.bucket.name
+
+    def copy_from(
+        self, uri: str, key: str, *, on_progress: Callable[[], None] | None = None
+    ) -> StoredObject:
+        """Rewrite ``uri`` (in this bucket) to ``key`` inside GCS, create-only and verified;
+        see ``copies``."""
+        source = GcsObject.parse(uri)
+        blob = self._blob(key)
+        if self.exists(key):  # the emulator ignores the rewrite's create-only precondition
+            raise PreconditionFailedError()
+        rewrite_verified(
+            self,
+            same_bucket_blob(self, source.bucket, source.name),
+            blob,
+            content_type="video/mp4" if key.endswith(".mp4") else "application/octet-stream",
+            on_progress=lambda done, total: on_progress() if on_progress else None,
+        )
+        return _stored(key, blob)
+
+    def delete_uri(self, uri: str) -> bool:
+        """Delete the object ``uri`` names in this bucket (``False`` when already gone)."""
+        source = GcsObject.parse(uri)
+        return self.delete_blob(same_bucket_blob(self, source.bucket, source.name))
 
     def _generation_of(self, key: str) -> str | None:
         try:
