@@ -22,6 +22,7 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from dreamweb.error_codes import code_for_status
 from dreamweb.error_handlers import set_retry_after
 from dreamweb.jobs.webhooks import WebhookOutcome, accept_webhook
 from dreamweb.providers.openrouter import webhooks_enabled
@@ -84,6 +85,6 @@ def openrouter() -> Response:
 
 
 def _answer(status: int, message: str) -> Response:
-    response = jsonify(error=message)
+    response = jsonify(error=message, code=code_for_status(status))
     response.status_code = status
     return response

@@ -141,7 +141,12 @@ def test_faults_end_stored_or_failed_with_a_reason(
         assert final["status"] == "completed", final
         assert_stored_byte_exact(app, client, simulator, job_id)
     else:
-        assert final == {"jobId": job_id, "status": "failed", "error": ends.text}
+        assert final == {
+            "jobId": job_id,
+            "status": "failed",
+            "error": ends.text,
+            "errorCode": ends.api_code,
+        }
         assert stored_job(app, job_id).error_code == ends.value
 
 
@@ -175,7 +180,10 @@ def test_out_of_credits_is_503_for_clients_and_a_log_line_for_the_operator(
     with caplog.at_level(logging.ERROR, logger="dreamweb.provider"):
         answer = client.post("/api/create-video", json={"prompt": PROMPT})
     assert answer.status_code == 503
-    assert answer.get_json() == {"error": "The video provider is out of credits; try again later"}
+    assert answer.get_json() == {
+        "error": "The video provider is out of credits; try again later",
+        "code": "provider_out_of_credits",
+    }
     assert any("out of credits" in r.getMessage() for r in caplog.records), caplog.records
     assert OPENROUTER_TEST_KEY not in caplog.text
     assert list(services_of(app).store.list(layout.JOBS)) == []  # nothing was started

@@ -167,7 +167,7 @@ def test_forged_deliveries_are_401_and_change_nothing(
     body = event(before.provider_job_id)
     answer = post(live, job_id, body, forge(body, int(time.time())), f"{before.provider_job_id}-x")
     assert answer.status_code == 401
-    assert answer.json() == {"error": "Invalid webhook signature"}
+    assert answer.json() == {"error": "Invalid webhook signature", "code": "unauthorized"}
     time.sleep(0.3)
     assert record(live, job_id) == before
     assert simulator.counters()["openrouter.retrieve"] == 0
@@ -239,4 +239,4 @@ def test_openrouter_itself_needs_an_https_public_url(app_config, simulator) -> N
 def test_webhook_errors_are_json(live: LiveServer) -> None:
     answer = requests.get(f"{live.url}/webhooks/openrouter", timeout=10)
     assert answer.status_code == 405
-    assert answer.json() == {"error": "Method GET not allowed"}
+    assert answer.json() == {"error": "Method GET not allowed", "code": "method_not_allowed"}

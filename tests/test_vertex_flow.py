@@ -236,7 +236,12 @@ def test_every_vertex_fault_ends_completed_or_failed(
         expected = vertex.video_bytes(vertex.provider_ids()[0])
         assert client.get(f"/api/get-video/{job_id}").data == expected
     else:
-        assert final == {"jobId": job_id, "status": "failed", "error": outcome.text}
+        assert final == {
+            "jobId": job_id,
+            "status": "failed",
+            "error": outcome.text,
+            "errorCode": outcome.api_code,
+        }
         assert f"dw/videos/{job_id}.mp4" not in names
         page = client.get(f"/dreams/{job_id}").get_data(as_text=True)
         assert outcome.explanation.split(".")[0] in page.replace("&#39;", "'")
