@@ -23,6 +23,7 @@ ST = Path(sys.executable).with_name("st")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")  # the prompt's fast generator
 MAX_EXAMPLES = 10
+API_TOKEN = "schemathesis-token-0123456789"
 
 
 @pytest.fixture
@@ -42,6 +43,8 @@ def served_app(tmp_path, simulator):
         "RATELIMIT_READ": "100000/minute",
         "TRUSTED_PROXY_HOPS": "0",
         "WEBHOOK_SECRET": new_secret(),
+        # Tokens on, so DELETE /api/videos/{jobId} works and a missing token must be a 401.
+        "API_TOKENS": API_TOKEN,
         "WEBHOOK_TIMEOUT_SECONDS": "1",
         "LOG_LEVEL": "warning",
     }
@@ -57,6 +60,7 @@ def test_schemathesis_finds_no_failures(served_app, tmp_path):
         *(str(ST), "--config-file", str(CONFIG), "run", f"{served_app}/api/openapi.json"),
         *("--checks", "all"),
         *("--url", served_app, "--max-examples", str(MAX_EXAMPLES), "--seed", "13"),
+        *("--header", f"Authorization: Bearer {API_TOKEN}"),
         # One worker: hypothesis' lambda sources are parsed with ``ast``, which is not thread
         # safe on Python 3.11 ("AST constructor recursion depth mismatch" with --workers 2).
         *("--workers", "1", "--request-timeout", "10", "--no-color"),
