@@ -88,8 +88,11 @@ def simulator(**options: object) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: Mapping[str, str], ready_path: str = "/") -> Iterator[tuple[str, int]]:
-    """``app`` under gunicorn with the Procfile's worker settings; yields (URL, master pid)."""
+def gunicorn(
+    app: str, env: Mapping[str, str], ready_path: str = "/", args: list[str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """``app`` under gunicorn with the Procfile's worker settings (or ``args``); yields
+    (URL, master pid)."""
     port = free_port()
     args = [
         sys.executable,
@@ -98,7 +101,7 @@ def gunicorn(app: str, env: Mapping[str, str], ready_path: str = "/") -> Iterato
         app,
         "--bind",
         f"127.0.0.1:{port}",
-        *GUNICORN_SETTINGS,
+        *(GUNICORN_SETTINGS if args is None else args),
     ]
     url = f"http://127.0.0.1:{port}"
     with running(args, url + ready_path, env=env) as process:
