@@ -21,7 +21,7 @@ from pathlib import Path
 import peers  # bench/ is on sys.path: the script's own folder
 
 sys.path.insert(0, str(peers.ROOT))
-from tests import attackers  # noqa: E402
+from tests import attackers
 
 VIDEO_BYTES = 64 * 1024 * 1024
 ATTACK_SECONDS = 12.0

@@ -72,7 +72,7 @@ def _request_head(url: str, method: str, extra: str = "") -> bytes:
 def slow_readers(
     url: str, count: int, bytes_per_second: int = 4096, interval: float = 0.5
 ) -> Crowd:
-    """``count`` clients that GET ``url`` and read it at ``bytes_per_second`` with a small window."""
+    """``count`` clients that GET ``url`` and read it slowly through a small receive window."""
 
     def run(crowd: Crowd) -> None:
         piece = max(1, int(bytes_per_second * interval))
@@ -120,7 +120,7 @@ def slow_bodies(url: str, count: int, declared: int = 16_000, interval: float = 
 
 
 def timed_get(url: str, timeout: float) -> tuple[int, float]:
-    """(status, seconds) of one GET with a fresh connection; status 0 when it failed or timed out."""
+    """(status, seconds) of one GET on a fresh connection; status 0 on failure or timeout."""
     started = time.perf_counter()
     try:
         with socket.create_connection(_address(url), timeout=timeout) as sock:
