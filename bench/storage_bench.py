@@ -26,6 +26,7 @@ import requests
 
 MIB = 1024 * 1024
 JOB_ID = "video_storageBench0001"
+RATE_ROUNDS = 3
 
 
 def download(url: str, headers: dict[str, str] | None = None) -> tuple[int, float]:
@@ -39,9 +40,10 @@ def download(url: str, headers: dict[str, str] | None = None) -> tuple[int, floa
     return total, time.perf_counter() - started
 
 
-def best_rate(url: str, rounds: int = 3) -> float:
-    """Best MiB/s of ``rounds`` full downloads."""
-    return max(size / seconds / MIB for size, seconds in (download(url) for _ in range(rounds)))
+def best_rate(url: str) -> float:
+    """Best MiB/s of ``RATE_ROUNDS`` full downloads."""
+    runs = (download(url) for _ in range(RATE_ROUNDS))
+    return max(size / seconds / MIB for size, seconds in runs)
 
 
 def ingest_child(simulator: str, emulator: str, bucket: str) -> None:
@@ -143,7 +145,7 @@ def main() -> None:
         )
         with peers.gunicorn("wsgi:app", env, "/api/health") as (app_url, master):
             raw, served, serve_rss = measure_serving(app_url, master, raw_url, size)
-    print(f"video: {args.mib} MiB, gunicorn {' '.join(peers.GUNICORN_SETTINGS)}")
+    print(f"video: {args.mib} MiB, {peers.describe_gunicorn()}")
     print(
         f"(a) served through the app {served:.0f} MiB/s, raw emulator GET {raw:.0f} MiB/s "
         f"-> ratio {served / raw:.2f} (target >= 0.8)"

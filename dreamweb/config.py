@@ -170,12 +170,11 @@ class Setting:
 
     default: Any
     parse: Callable[[Any], Any]
-    secret: bool = False
 
 
 SETTINGS: dict[str, Setting] = {
     "DREAMWEB_ENV": Setting("production", _choice(*ENVIRONMENTS)),
-    "OPENAI_API_KEY": Setting(None, _optional_text, secret=True),
+    "OPENAI_API_KEY": Setting(None, _optional_text),
     "OPENAI_BASE_URL": Setting("https://api.openai.com/v1", _http_url),
     "VIDEO_MODEL": Setting("sora-2", _text),
     "VIDEO_SECONDS": Setting("8", _seconds),
@@ -187,9 +186,9 @@ SETTINGS: dict[str, Setting] = {
     "PROMPT_TEMPLATE": Setting(DEFAULT_PROMPT_TEMPLATE, _text),
     "STORAGE_URL": Setting(None, _storage_url),
     "STORAGE_EMULATOR_HOST": Setting(None, _emulator_host),
-    "GCS_CREDENTIALS_JSON": Setting(None, _optional_text, secret=True),
+    "GCS_CREDENTIALS_JSON": Setting(None, _optional_text),
     "GCS_PROJECT": Setting(None, _optional_text),
-    "SECRET_KEY": Setting(None, _optional_text, secret=True),
+    "SECRET_KEY": Setting(None, _optional_text),
     "LOG_FORMAT": Setting(None, _choice("json", "text")),
     "LOG_LEVEL": Setting("INFO", _choice("debug", "info", "warning", "error")),
     "STATUS_TTL_SECONDS": Setting("5", _number(0, 3600)),
@@ -207,8 +206,8 @@ SETTINGS: dict[str, Setting] = {
     "RATELIMIT_READ": Setting("600/minute", _rate_limit),
     # Unset: REDIS_URL when set, else memory:// (see dreamweb.ratelimits). Both may hold a
     # password, so neither appears in messages.
-    "RATELIMIT_STORAGE_URI": Setting(None, _optional_text, secret=True),
-    "REDIS_URL": Setting(None, _optional_text, secret=True),
+    "RATELIMIT_STORAGE_URI": Setting(None, _optional_text),
+    "REDIS_URL": Setting(None, _optional_text),
     "RATELIMIT_ENABLED": Setting("true", _boolean),
     # 0: nothing in front, X-Forwarded-* are ignored (anyone can send them). Heroku: 1.
     "TRUSTED_PROXY_HOPS": Setting("0", _integer(0, 10)),
@@ -226,8 +225,8 @@ DEV_SECRET_KEY = "dreamweb-development-only-secret"
 def load_settings(environ: Mapping[str, Any]) -> dict[str, Any]:
     """Parse every known setting from ``environ`` into typed values.
 
-    Raises ``ConfigError`` for the first invalid or missing variable. Values of secret settings
-    never appear in the message.
+    Raises ``ConfigError`` for the first invalid or missing variable. No value appears in the
+    message (any of them may be a secret).
     """
     settings: dict[str, Any] = {}
     for name, setting in SETTINGS.items():

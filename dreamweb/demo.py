@@ -9,28 +9,22 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from dreamweb.processes import (
+    LOOPBACK,
+    ROOT,
+    NotReadyError,
+    gunicorn_command,
+    simulator_command,
+    start,
+    stop,
+    wait_until_up,
+)
 
-
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Poll ``url`` until it answers 200, or exit if ``process`` dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"demo: {url} process exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit(f"demo: {url} did not come up within {timeout:.0f} s")
+# Two processes, like a small deployment (cross-process caching and limits show), unless
+# WEB_CONCURRENCY says otherwise.
+DEMO_WORKERS = "2"
 
 
 def main() -> None:
@@ -43,9 +37,9 @@ def main() -> None:
     # A platform or a shell stops us with SIGTERM: leave through ``finally`` like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
-    simulator_url = f"http://127.0.0.1:{args.simulator_port}"
+    simulator_url = f"http://{LOOPBACK}:{args.simulator_port}"
+    app_url = f"http://{LOOPBACK}:{args.port}"
     env = {
-        **os.environ,
         "DREAMWEB_ENV": "demo",
         "OPENAI_BASE_URL": f"{simulator_url}/v1",
         "OPENAI_API_KEY": "simulator-key",
@@ -53,60 +47,22 @@ def main() -> None:
         "POLL_INTERVAL_SECONDS": "2",
         "RATELIMIT_CREATE": "30/minute;300/day",
         "LOG_FORMAT": "text",
+        "STORAGE_URL": os.environ.get("STORAGE_URL", (ROOT / "instance" / "storage").as_uri()),
+        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY") or DEMO_WORKERS,
     }
-    env.setdefault("STORAGE_URL", (ROOT / "instance" / "storage").as_uri())
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dreamweb.simulator",
-            "--port",
-            str(args.simulator_port),
-            "--render-seconds",
-            str(args.render_seconds),
-        ],
-        cwd=ROOT,
-    )
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "wsgi:app",
-            "--preload",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "8",
-            "--workers",
-            "2",
-            "--timeout",
-            "120",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    simulator = start(simulator_command(args.simulator_port, render_seconds=args.render_seconds))
+    web = start(gunicorn_command("wsgi:app", port=args.port), env=env)
     try:
         wait_until_up(f"{simulator_url}/_sim/health", simulator)
-        wait_until_up(f"http://127.0.0.1:{args.port}/api/health", web)
-        print(
-            f"\n  dreamweb is running at http://127.0.0.1:{args.port}/  (Ctrl-C stops it)\n",
-            flush=True,
-        )
+        wait_until_up(f"{app_url}/api/health", web)
+        print(f"\n  dreamweb is running at {app_url}/  (Ctrl-C stops it)\n", flush=True)
         web.wait()
+    except NotReadyError as error:
+        sys.exit(f"demo: {error}")
     except KeyboardInterrupt:
         pass
     finally:
-        for process in (web, simulator):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in (web, simulator):
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(web, simulator)
 
 
 if __name__ == "__main__":

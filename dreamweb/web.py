@@ -44,6 +44,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import TooManyRequests
 
 from dreamweb.delivery import video_response, video_url
+from dreamweb.delivery.ranges import send_stored_object
 from dreamweb.error_handlers import FRIENDLY_TITLES, error_response
 from dreamweb.errors import (
     ConflictError,
@@ -60,7 +61,6 @@ from dreamweb.jobs import Job
 from dreamweb.providers.base import COMPLETED, FAILED
 from dreamweb.services import services
 from dreamweb.storage.layout import is_job_id, thumbnail_key
-from dreamweb.storage.serving import send_stored_object
 from dreamweb.validators import (
     PROMPT_MAX,
     PROMPT_MIN,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -142,30 +141,3 @@ def test_bad_configuration_stops_the_process_with_one_line_and_no_traceback():
 def test_good_configuration_starts(tmp_path):
     result = _start({"SECRET_KEY": "x" * 32, "STORAGE_URL": tmp_path.as_uri()})
     assert result.returncode == 0, result.stderr
-
-
-def procfile_web_command() -> list[str]:
-    """The Procfile's ``web`` command, bound to a free loopback port instead of ``$PORT``."""
-    line = next(
-        text for text in (ROOT / "Procfile").read_text().splitlines() if text.startswith("web:")
-    )
-    words = shlex.split(line.removeprefix("web:"))
-    assert words[0] == "gunicorn"
-    bind = words.index("--bind") + 1
-    words[bind] = "127.0.0.1:0"
-    return [sys.executable, "-m", *words]
-
-
-def test_gunicorn_with_the_procfile_flags_stops_on_bad_configuration():
-    env = {k: v for k, v in os.environ.items() if k not in _KNOWN}
-    env.update({"DREAMWEB_ENV": "production", "WEB_CONCURRENCY": "2"})  # no SECRET_KEY
-    gunicorn = subprocess.run(
-        procfile_web_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert gunicorn.returncode != 0
-    ours = [line for line in gunicorn.stderr.splitlines() if line.startswith("dreamweb:")]
-    assert ours == [
-        "dreamweb: configuration error: SECRET_KEY is required in production "
-        "(DREAMWEB_ENV=development has a default)"
-    ]
-    assert "Traceback" not in gunicorn.stderr

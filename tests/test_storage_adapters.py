@@ -6,7 +6,6 @@ import gc
 import hashlib
 import json
 import multiprocessing
-import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from dreamweb.errors import (
     PreconditionFailedError,
     StorageError,
 )
+from dreamweb.processes import free_port
 from dreamweb.storage import open_store
 from dreamweb.storage.base import CHUNK_SIZE, VideoStore
 from dreamweb.storage.gcs import MULTIPART_LIMIT, GCSVideoStore
@@ -30,13 +30,10 @@ from dreamweb.storage.local import LocalVideoStore
 from tests.fixtures.gcs import (
     TEST_RETRY_DEADLINE,
     TEST_TIMEOUT,
-    _wait_healthy,
     create_bucket,
-    emulator_binary,
     emulator_client,
-    emulator_command,
+    running_emulator,
 )
-from tests.fixtures.peers import free_port, missing_peer
 from tests.resources import emulator_connections, open_paths
 
 VIDEO = "videos/video_abcd1234.mp4"
@@ -522,23 +519,9 @@ def test_gcs_complete_reads_keep_their_connection_alive(
 def disk_emulator(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A fake-gcs-server of its own that keeps objects as plain files under a directory, so a
     test can corrupt one at rest; yields (URL, directory)."""
-    binary = emulator_binary()
-    if binary is None:
-        missing_peer("fake-gcs-server binary not found")
-    port, root = free_port(), tmp_path / "gcs-disk"
-    url = f"http://127.0.0.1:{port}"
-    command = emulator_command(binary, port)
-    command[command.index("-backend") + 1] = "filesystem"
-    command += ["-filesystem-root", str(root)]
-    log = tmp_path / "gcs-disk.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        _wait_healthy(url, process, log)
+    root = tmp_path / "gcs-disk"
+    with running_emulator(tmp_path, "-backend", "filesystem", "-filesystem-root", str(root)) as url:
         yield url, root
-    finally:
-        process.terminate()
-        process.wait(timeout=5)
 
 
 @pytest.mark.emulator

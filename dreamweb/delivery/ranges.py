@@ -1,4 +1,4 @@
-"""Serving stored objects over HTTP: ranges and conditional requests per RFC 9110.
+"""Serving a stored object over HTTP: byte ranges and conditional requests per RFC 9110.
 
 Headers are parsed by werkzeug (``request.range``, ``request.if_range``, ``request.if_match``,
 ``request.if_none_match``, the date headers) and written with its datastructures
@@ -48,7 +48,6 @@ def send_stored_object(
     *,
     download_name: str,
     as_attachment: bool = True,
-    request: Request | None = None,
     cache_seconds: int = IMMUTABLE_SECONDS,
 ) -> Response:
     """A streaming response for ``key``: 200/206/304/412/416 as the request's headers ask.
@@ -56,7 +55,7 @@ def send_stored_object(
     Raises ``ObjectNotFoundError`` (from ``store.stat``) when there is no such object. Only the
     requested bytes are read from the store (``open_range``); ``HEAD`` reads none.
     """
-    request = request or flask.request
+    request = flask.request
     stored = store.stat(key)
     response = Response(status=200)
     _describe(response, stored, download_name, as_attachment, cache_seconds)
@@ -75,26 +74,6 @@ def send_stored_object(
         response.status_code = 206
         response.content_range = ContentRange("bytes", start, stop, stored.size)
     _attach_body(response, store, key, request, start, stop, stored.size)
-    return response
-
-
-def signed_redirect(
-    store: VideoStore,
-    key: str,
-    *,
-    seconds: int,
-    download_name: str | None = None,
-    inline: bool = False,
-) -> Response:
-    """A 302 to a signed URL for ``key`` (``VIDEO_DELIVERY=signed-url``).
-
-    Checks the object exists first, so a missing video is our 404 rather than a storage error
-    page; ``Cache-Control: no-store`` because the target expires.
-    """
-    store.stat(key)
-    url = store.signed_url(key, seconds=seconds, download_name=download_name, inline=inline)
-    response = flask.redirect(url, code=302)
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 

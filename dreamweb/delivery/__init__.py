@@ -2,16 +2,19 @@
 
 ``VIDEO_DELIVERY=proxy`` streams the bytes through the app; ``signed-url`` hands out short-lived
 V4 signed GCS URLs instead, so large deployments offload the bandwidth. The API's download and
-the player's inline source differ only in ``Content-Disposition``.
+the player's inline source differ only in ``Content-Disposition``. How the bytes are served
+(ranges, conditional requests, headers) is ``dreamweb.delivery.ranges``.
 """
 
 from __future__ import annotations
 
+import flask
 from flask import Response, current_app, url_for
 
+from dreamweb.delivery.ranges import send_stored_object
 from dreamweb.services import services
+from dreamweb.storage.base import VideoStore
 from dreamweb.storage.layout import video_key
-from dreamweb.storage.serving import send_stored_object, signed_redirect
 
 
 def video_download_name(job_id: str) -> str:
@@ -54,3 +57,23 @@ def video_response(job_id: str, *, inline: bool) -> Response:
         seconds = current_app.config["SIGNED_URL_SECONDS"]
         return signed_redirect(store, key, seconds=seconds, download_name=name, inline=inline)
     return send_stored_object(store, key, download_name=name, as_attachment=not inline)
+
+
+def signed_redirect(
+    store: VideoStore,
+    key: str,
+    *,
+    seconds: int,
+    download_name: str | None = None,
+    inline: bool = False,
+) -> Response:
+    """A 302 to a signed URL for ``key`` (``VIDEO_DELIVERY=signed-url``).
+
+    Checks the object exists first, so a missing video is our 404 rather than a storage error
+    page; ``Cache-Control: no-store`` because the target expires.
+    """
+    store.stat(key)
+    url = store.signed_url(key, seconds=seconds, download_name=download_name, inline=inline)
+    response = flask.redirect(url, code=302)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -19,11 +19,12 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.http import http_date, parse_date
 
+from dreamweb.delivery import signed_redirect
+from dreamweb.delivery.ranges import content_disposition, send_stored_object
 from dreamweb.errors import ObjectNotFoundError, StorageError
 from dreamweb.storage.base import StoredObject, VideoStore
 from dreamweb.storage.gcs import GCSVideoStore
 from dreamweb.storage.local import LocalVideoStore
-from dreamweb.storage.serving import content_disposition, send_stored_object, signed_redirect
 from tests.fixtures.gcs import emulator_client
 from tests.resources import emulator_connections, open_paths
 
