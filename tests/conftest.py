@@ -6,7 +6,12 @@ import pytest
 
 from dreamweb import create_app
 
-pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.gcs", "tests.fixtures.browser"]
+pytest_plugins = [
+    "tests.fixtures.simulator",
+    "tests.fixtures.gcs",
+    "tests.fixtures.browser",
+    "tests.fixtures.redis",
+]
 
 
 @pytest.fixture
