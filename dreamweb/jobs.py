@@ -51,6 +51,7 @@ from dreamweb.providers.base import (
 )
 from dreamweb.storage import layout
 from dreamweb.storage.base import Record, VideoStore
+from dreamweb.storage.debris import remove_debris  # issue 10 hook
 from dreamweb.storage.ingest import IngestOutcome, ingest_video
 
 logger = logging.getLogger("dreamweb.jobs")
@@ -547,6 +548,7 @@ class JobService:
             stored += job.status == COMPLETED
             failed += job.status == FAILED
         self._sweep_idempotency_keys()
+        remove_debris(self.store, self.config["INGEST_LEASE_SECONDS"])  # issue 10 hook: debris
         return SweepReport(examined, stored, failed, errors)
 
     def _sweep_one(self, job_id: str) -> Job:

@@ -15,13 +15,13 @@ def store(tmp_path):
 
 
 def test_two_workers_share_one_limit_exactly(simulator, redis_url, store, tmp_path):
-    env = app_env(
-        simulator.base_url, store, REDIS_URL=redis_url, RATELIMIT_CREATE="30/minute"
-    )
-    with gunicorn_app(env, tmp_path / "gunicorn.log", workers=2) as served:
-        # Ten at a time on fresh connections, so both workers take their share.
-        with ThreadPoolExecutor(10) as pool:
-            codes = list(pool.map(lambda _: served.create()[0], range(70)))
+    env = app_env(simulator.base_url, store, REDIS_URL=redis_url, RATELIMIT_CREATE="30/minute")
+    # Ten at a time on fresh connections, so both workers take their share.
+    with (
+        gunicorn_app(env, tmp_path / "gunicorn.log", workers=2) as served,
+        ThreadPoolExecutor(10) as pool,
+    ):
+        codes = list(pool.map(lambda _: served.create()[0], range(70)))
     assert (codes.count(202), codes.count(429)) == (30, 40)
 
 

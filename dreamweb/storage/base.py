@@ -107,6 +107,12 @@ class VideoStore(ABC):
         ``PreconditionFailedError``.
         """
 
+    def remove_debris(self, older_than: float) -> int:
+        """Remove what crashed writers left behind more than ``older_than`` seconds ago; how
+        many files went. Nothing to do by default: an interrupted GCS upload never becomes an
+        object (GCS discards unfinished resumable uploads after a week)."""
+        return 0
+
     def signed_url(
         self, key: str, *, seconds: int, download_name: str | None = None, inline: bool = True
     ) -> str:

@@ -4,8 +4,8 @@ On-disk layout, for a key ``videos/video_abc.mp4`` under the store root::
 
     videos/video_abc.mp4@meta      JSON pointer: content type, size, md5, generation, timestamp
     videos/video_abc.mp4@<gen>     the bytes of that generation, never modified once written
-    videos/video_abc.mp4@lock      flock target that serialises commits to this key
     videos/.video_abc.mp4@tmp-…    in-flight temporary files (same directory, so rename is atomic)
+    .locks/<n>                     flock targets, a fixed pool; a key's is chosen by its hash
 
 ``@`` cannot occur in a key (see ``SAFE_KEY``) and key segments never start with ``.``, so none
 of these names can collide with another key or with a directory of nested keys.
@@ -18,9 +18,13 @@ immutable, a reader never sees a mix of two versions. ``etag`` is the hex MD5 of
 same validator the GCS adapter reports), and ``generation`` is a microsecond timestamp that
 strictly increases per key, so a token from before a delete/re-create never matches again.
 
-Commits, deletes and record compare-and-set take ``fcntl.flock`` on the key's ``@lock`` file,
-so two processes cannot both win. Lock files are left in place: unlinking them would let two
-processes lock different inodes for the same key.
+Commits, deletes and record compare-and-set take ``fcntl.flock`` on the key's lock file, so two
+processes cannot both win. Lock files are never unlinked (that would let two processes lock
+different inodes for the same key), so they come from a fixed pool of ``LOCK_POOL`` files:
+nothing accumulates per key, and two keys sharing a lock only wait for each other briefly.
+
+A writer killed mid-copy leaves its ``@tmp-`` file; ``remove_debris`` (called by the sweeper)
+deletes those older than the ingest lease, and the per-key ``@lock`` files of older versions.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ from dreamweb.errors import (
 )
 from dreamweb.storage.base import CHUNK_SIZE, Record, StoredObject, VideoStore, check_key
 
-META, LOCK = "@meta", "@lock"
+META, TEMP, LEGACY_LOCK = "@meta", "@tmp-", "@lock"
+LOCKS_FOLDER = ".locks"
+LOCK_POOL = 64
 RECORD_TYPE = "application/json"
 # A reader that races a replace/delete re-reads the pointer this many times before giving up.
 READ_ATTEMPTS = 3
@@ -107,7 +113,12 @@ class LocalVideoStore(VideoStore):
         return base.with_name(base.name + suffix)
 
     def _temp(self, base: Path) -> Path:
-        return base.with_name(f".{base.name}@tmp-{secrets.token_hex(8)}")
+        return base.with_name(f".{base.name}{TEMP}{secrets.token_hex(8)}")
+
+    def _lock_path(self, base: Path) -> Path:
+        """The pooled lock file of the key at ``base`` (stable across processes)."""
+        digest = hashlib.sha256(str(base.relative_to(self.root)).encode()).digest()
+        return self.root / LOCKS_FOLDER / str(int.from_bytes(digest[:8], "big") % LOCK_POOL)
 
     def _read_meta_at(self, base: Path) -> dict[str, Any] | None:
         """The key's pointer, or ``None`` when nothing is committed under it."""
@@ -269,10 +280,30 @@ class LocalVideoStore(VideoStore):
             self._sibling(base, f"@{meta['generation']}").unlink(missing_ok=True)
         return True
 
+    def remove_debris(self, older_than: float) -> int:
+        """Delete temporary files not modified for ``older_than`` seconds (their writer died:
+        live writers finish or give up within the ingest lease) and legacy ``@lock`` files."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for directory, dirs, files in os.walk(self.root):
+            dirs[:] = [name for name in dirs if name != LOCKS_FOLDER]
+            for name in files:
+                path = Path(directory, name)
+                stale_temp = name.startswith(".") and TEMP in name and _modified(path) < cutoff
+                if stale_temp or name.endswith(LEGACY_LOCK):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     @contextlib.contextmanager
     def _locked(self, base: Path) -> Iterator[None]:
         """Hold an exclusive ``flock`` on the key's lock file (per open file, so per thread too)."""
-        fd = os.open(self._sibling(base, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        path = self._lock_path(base)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -415,6 +446,14 @@ def _closing_on_error(span: _FileSpan) -> Iterator[None]:
     except BaseException:
         span.close()
         raise
+
+
+def _modified(path: Path) -> float:
+    """``path``'s modification time; now when it vanished meanwhile (nothing to remove)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
 
 
 def _next_generation(previous: dict[str, Any] | None) -> int:
