@@ -25,7 +25,6 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
 import peers  # noqa: E402  (bench/ is on sys.path: the script's own folder)
@@ -127,14 +126,7 @@ def run(seconds: float) -> None:
         tempfile.TemporaryDirectory() as folder,
         peers.simulator(render_seconds=0) as simulator_url,
     ):
-        env = {
-            "DREAMWEB_ENV": "development",
-            "OPENAI_API_KEY": "bench-key",
-            "OPENAI_BASE_URL": f"{simulator_url}/v1",
-            "STORAGE_URL": Path(folder).as_uri(),
-            "RATELIMIT_READ": "100000000/minute",
-            "RATELIMIT_CREATE": "100000/minute",
-        }
+        env = peers.app_env(simulator_url, folder, RATELIMIT_CREATE="100000/minute")
         with peers.gunicorn("wsgi:app", env, "/api/health") as (app_url, master):
             jobs = make_jobs(app_url, simulator_url)
             port = int(app_url.rsplit(":", 1)[1])

@@ -29,6 +29,19 @@ GUNICORN_OPTIONS = ["--workers", "2", "--log-level", "warning"]
 QUIET = Path(os.devnull)
 
 
+def app_env(simulator_url: str, folder: str, **settings: str) -> dict[str, str]:
+    """dreamweb's environment for a benchmark: the simulator, a local store under ``folder``,
+    limits on (their cost is part of every figure) but too high to refuse the load."""
+    return {
+        "DREAMWEB_ENV": "development",
+        "OPENAI_API_KEY": "bench-key",
+        "OPENAI_BASE_URL": f"{simulator_url}/v1",
+        "STORAGE_URL": Path(folder).as_uri(),
+        "RATELIMIT_READ": "100000000/minute",
+        **settings,
+    }
+
+
 @contextlib.contextmanager
 def simulator(**options: object) -> Iterator[str]:
     """The project's simulator on a free port; yields its root URL."""

@@ -79,14 +79,7 @@ def probe(urls: dict[str, str], seconds: float) -> tuple[int, int, float]:
 
 def evaluate(design: str, simulator_url: str, folder: str) -> None:
     """Start ``design`` and run every attack against it."""
-    env = {
-        "DREAMWEB_ENV": "development",
-        "OPENAI_API_KEY": "bench-key",
-        "OPENAI_BASE_URL": f"{simulator_url}/v1",
-        "STORAGE_URL": Path(folder, design).as_uri(),
-        "RATELIMIT_READ": "100000000/minute",
-        "RATELIMIT_CREATE": "100000/minute",
-    }
+    env = peers.app_env(simulator_url, str(Path(folder, design)), RATELIMIT_CREATE="100000/minute")
     config_text, flags = DESIGNS[design]
     config = Path(folder, f"{design}.conf.py")
     config.write_text(config_text)
