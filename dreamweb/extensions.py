@@ -37,9 +37,9 @@ def init_app(app: Flask) -> None:
         # the host our absolute URLs (Location, videoUrl) point at.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead of a clock
+    ratelimits.warn_if_per_process(app.config)
     app.config.update(ratelimits.limiter_config(app.config))
     limiter.init_app(app)
-    ratelimits.warn_if_per_process(app.config)
     csrf.init_app(app)
     origins = app.config["CORS_ORIGINS"]
     if not origins:

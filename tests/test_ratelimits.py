@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
 from dreamweb import create_app
 from dreamweb.config import load_settings
+from dreamweb.extensions import limiter
 from dreamweb.ratelimits import (
     MEMORY,
+    LazyExpiryMemoryStorage,
     client_key,
     effective_limit,
     per_process_warning,
@@ -119,3 +122,27 @@ def test_production_app_logs_the_warning_once_at_startup(tmp_path, caplog):
         )
     lines = [r.getMessage() for r in caplog.records if r.name == "dreamweb.ratelimits"]
     assert len(lines) == 1 and "effectively 10/minute;100/day" in lines[0]
+
+
+def test_in_memory_counters_start_no_timer_per_hit_and_still_expire():
+    storage = LazyExpiryMemoryStorage()
+    first_timer = storage.timer
+    for _ in range(50):
+        storage.incr("stale", expiry=0.05)
+    assert storage.get("stale") == 50
+    assert storage.timer is first_timer, "no timer thread was started per hit"
+    time.sleep(0.06)
+    assert storage.get("stale") == 0, "a counter expires on read"
+    storage.incr("stale-too", expiry=0.05)
+    time.sleep(0.06)
+    storage.last_sweep -= LazyExpiryMemoryStorage.SWEEP_SECONDS
+    storage.incr("fresh", expiry=60)
+    assert "stale-too" not in storage.storage, "stale keys are freed inline"
+
+
+def test_the_app_counts_in_the_lazy_memory_storage_by_default(app_config, simulator):
+    client = limited_client(app_config, RATELIMIT_CREATE="2/second")
+    assert [create(client) for _ in range(3)] == [202, 202, 429]
+    assert isinstance(limiter.storage, LazyExpiryMemoryStorage)
+    time.sleep(1.1)
+    assert create(client) == 202, "the window passed"
