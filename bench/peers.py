@@ -53,14 +53,18 @@ def simulator(**options: object) -> Iterator[str]:
 
 @contextlib.contextmanager
 def gunicorn(
-    app: str, env: Mapping[str, str], ready_path: str = "/", options: list[str] | None = None
+    app: str,
+    env: Mapping[str, str],
+    ready_path: str = "/",
+    options: list[str] | None = None,
+    log: Path = QUIET,
 ) -> Iterator[tuple[str, int]]:
     """``app`` under gunicorn with gunicorn.conf.py and ``GUNICORN_OPTIONS`` (or ``options``,
-    which may name another ``--config``); yields (URL, master pid)."""
+    which may name another ``--config``), output to ``log``; yields (URL, master pid)."""
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
     command = gunicorn_command(app, port=port, options=options or GUNICORN_OPTIONS)
-    with running(command, url + ready_path, env=env, log=QUIET) as process:
+    with running(command, url + ready_path, env=env, log=log) as process:
         yield url, process.pid
 
 
