@@ -94,14 +94,14 @@ def poller(port: int, path: str, until: float, latencies: list[float], errors: l
             else:
                 latencies.append(time.perf_counter() - started)
         except http.client.RemoteDisconnected:
-            if not reused:
-                errors.append("RemoteDisconnected")
-            # Else the server closed the idle keep-alive connection as we reused it (keepalive
-            # is 5 s): like a browser, poll again at once on a new connection.
-            connection.close()
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            reused = False
-            continue
+            if reused:
+                # The server closed the idle keep-alive connection as we reused it (keepalive
+                # is 5 s): like a browser, poll again at once on a new connection.
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                reused = False
+                continue
+            errors.append("RemoteDisconnected")
         except (OSError, http.client.HTTPException) as error:
             errors.append(type(error).__name__)
             connection.close()
