@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from dreamweb.cooperative import run_blocking
 from dreamweb.errors import (
     IntegrityError,
     ObjectNotFoundError,
@@ -305,7 +306,7 @@ class LocalVideoStore(VideoStore):
             path.parent.mkdir(exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            run_blocking(fcntl.flock, fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)  # closing releases the lock
@@ -393,7 +394,7 @@ def _write_file(path: Path, chunks: Iterable[bytes], size: int | None) -> tuple[
             raise IntegrityError(f"{written} bytes where {size} were declared")
         with _os_errors():
             handle.flush()
-            os.fsync(handle.fileno())
+            run_blocking(os.fsync, handle.fileno())
     return md5.hexdigest(), written
 
 
@@ -466,6 +467,6 @@ def _fsync_dir(directory: Path) -> None:
     """Make a rename/link in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        run_blocking(os.fsync, fd)
     finally:
         os.close(fd)

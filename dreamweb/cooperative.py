@@ -1,0 +1,31 @@
+"""Blocking system calls that must not stall a gevent worker's other connections.
+
+Under gunicorn's gevent workers (gunicorn.conf.py) sockets are cooperative, but ``fsync`` and
+``flock`` are not: one call blocks every connection of the worker for its duration (``fsync``
+takes ~10 ms on the development disk, a contended ``flock`` as long as the other process holds
+the lock). ``run_blocking`` hands such a call to gevent's thread pool when the process is
+patched, and simply calls it otherwise (threads, the sweeper, tests).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def gevent_patched() -> bool:
+    """Whether this process runs on gevent's monkey-patched sockets."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("socket")
+
+
+def run_blocking(function: Callable[..., T], *args: object) -> T:
+    """``function(*args)``, in gevent's thread pool when patched so other greenlets run."""
+    if gevent_patched():
+        from gevent import get_hub
+
+        return get_hub().threadpool.apply(function, args)
+    return function(*args)
