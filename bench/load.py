@@ -186,6 +186,12 @@ def run(seconds: float) -> None:
                     video_url,
                     "--seconds",
                     str(seconds),
+                    "--downloads",
+                    str(DOWNLOADS),
+                    "--slow-readers",
+                    str(SLOW_READERS),
+                    "--slowloris",
+                    str(SLOWLORIS),
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
@@ -228,7 +234,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--noise", nargs=2, metavar=("APP_URL", "VIDEO_URL"))
+    parser.add_argument("--downloads", type=int, default=DOWNLOADS)
+    parser.add_argument("--slow-readers", type=int, default=SLOW_READERS)
+    parser.add_argument("--slowloris", type=int, default=SLOWLORIS)
     arguments = parser.parse_args()
+    # Fewer (or more) of each, to see which part of the load costs what.
+    globals().update(
+        DOWNLOADS=arguments.downloads,
+        SLOW_READERS=arguments.slow_readers,
+        SLOWLORIS=arguments.slowloris,
+    )
     if arguments.noise:
         noise(*arguments.noise, arguments.seconds)
     else:

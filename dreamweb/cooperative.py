@@ -1,10 +1,11 @@
 """Blocking system calls that must not stall a gevent worker's other connections.
 
-Under gunicorn's gevent workers (gunicorn.conf.py) sockets are cooperative, but ``fsync`` and
-``flock`` are not: one call blocks every connection of the worker for its duration (``fsync``
-takes ~10 ms on the development disk, a contended ``flock`` as long as the other process holds
-the lock). ``run_blocking`` hands such a call to gevent's thread pool when the process is
-patched, and simply calls it otherwise (threads, the sweeper, tests).
+Under gunicorn's gevent workers (gunicorn.conf.py) sockets are cooperative, but ``fsync`` is
+not: one call blocks every connection of the worker for its duration (~10 ms on the
+development disk, far more on a busy one). ``run_blocking`` hands such a call to gevent's
+thread pool when the process is patched, and simply calls it otherwise (threads, the sweeper,
+tests). Only for calls that finish on their own: a call that waits for another greenlet (a
+lock) could fill the pool and deadlock.
 """
 
 from __future__ import annotations

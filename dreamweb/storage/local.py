@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -67,6 +68,9 @@ class LocalVideoStore(VideoStore):
         self.root.mkdir(parents=True, exist_ok=True)
         # Resolved, checked folders by key prefix ("jobs", "videos"); see ``_folder``.
         self._folders: dict[str, Path] = {}
+        # In this process, waiters for a lock slot queue here (woken at release) rather than
+        # polling its flock; the flock is what excludes other processes.
+        self._slot_locks = [threading.Lock() for _ in range(LOCK_POOL)]
 
     @classmethod
     def from_url(cls, url: str) -> LocalVideoStore:
@@ -116,10 +120,10 @@ class LocalVideoStore(VideoStore):
     def _temp(self, base: Path) -> Path:
         return base.with_name(f".{base.name}{TEMP}{secrets.token_hex(8)}")
 
-    def _lock_path(self, base: Path) -> Path:
-        """The pooled lock file of the key at ``base`` (stable across processes)."""
+    def _lock_slot(self, base: Path) -> int:
+        """The key's slot in the lock pool (stable across processes)."""
         digest = hashlib.sha256(str(base.relative_to(self.root)).encode()).digest()
-        return self.root / LOCKS_FOLDER / str(int.from_bytes(digest[:8], "big") % LOCK_POOL)
+        return int.from_bytes(digest[:8], "big") % LOCK_POOL
 
     def _read_meta_at(self, base: Path) -> dict[str, Any] | None:
         """The key's pointer, or ``None`` when nothing is committed under it."""
@@ -298,18 +302,21 @@ class LocalVideoStore(VideoStore):
 
     @contextlib.contextmanager
     def _locked(self, base: Path) -> Iterator[None]:
-        """Hold an exclusive ``flock`` on the key's lock file (per open file, so per thread too)."""
-        path = self._lock_path(base)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:
-            path.parent.mkdir(exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            run_blocking(fcntl.flock, fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+        """Hold the key's pooled lock: its slot's lock in this process, then an exclusive
+        ``flock`` on the slot's file against other processes."""
+        slot = self._lock_slot(base)
+        path = self.root / LOCKS_FOLDER / str(slot)
+        with self._slot_locks[slot]:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                path.parent.mkdir(exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                _flock_exclusive(fd)
+                yield
+            finally:
+                os.close(fd)  # closing releases the lock
 
     def _commit(
         self, base: Path, temp: Path, content_type: str, md5: str, size: int, create_only: bool
@@ -447,6 +454,24 @@ def _closing_on_error(span: _FileSpan) -> Iterator[None]:
     except BaseException:
         span.close()
         raise
+
+
+def _flock_exclusive(fd: int) -> None:
+    """Take an exclusive ``flock`` by polling, never by blocking the thread.
+
+    Under gevent a blocking ``flock`` would stall every connection of the worker, and handing
+    it to gevent's thread pool deadlocks: waiters fill the pool while the holder needs a pool
+    thread for its ``fsync``. A short sleep between attempts yields to the other greenlets
+    (or threads) instead; holders keep the lock for milliseconds.
+    """
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
 
 
 def _modified(path: Path) -> float:
