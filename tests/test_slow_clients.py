@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -30,7 +31,7 @@ def site(
     simulator_server.app.reset()
     simulator_server.app.configure(render_seconds=0, video_bytes=VIDEO_BYTES)
     try:
-        env = app_env(simulator_server.base_url, folder / "store")
+        env = app_env(simulator_server.base_url, folder / "store", STATUS_TTL_SECONDS="1")
         with gunicorn_app(env, folder / "gunicorn.log") as served:
             yield served, served.stored_job()
     finally:
@@ -77,6 +78,25 @@ def test_slowloris_connections_are_closed_after_the_header_timeout(site):
     time.sleep(8)  # keepalive = 5 s bounds reading a request's headers
     attack.stop()
     assert attack.connects >= 16, "each connection was closed and made again at least once"
+
+
+def test_many_polls_of_a_rendering_job_all_answer(site, simulator_server):
+    # Every TTL the pollers race to claim the upstream check (compare-and-set under the local
+    # store's lock): none may wait on another forever, in this worker or the other.
+    served, _ = site
+    simulator_server.app.configure(render_seconds=3600)
+    try:
+        status, body = served.create()
+        assert status == 202
+        url = f"{served.url}/api/video-status/{body['jobId']}"
+        with ThreadPoolExecutor(40) as pool:
+            for _ in range(3):
+                time.sleep(1.1)  # the TTL passed: the next polls check upstream
+                answers = list(pool.map(lambda _: attackers.timed_get(url, 10), range(40)))
+                assert all(status == 200 for status, _ in answers), answers
+                assert max(took for _, took in answers) < 5
+    finally:
+        simulator_server.app.configure(render_seconds=0)
 
 
 def test_the_server_log_has_no_traceback(site):
