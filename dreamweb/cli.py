@@ -1,15 +1,21 @@
-"""Command-line entry points: ``flask --app dreamweb sweep`` and ``flask --app dreamweb check``."""
+"""Command-line entry points: ``flask --app dreamweb sweep``, ``check`` and ``usage``."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from dreamweb.budget import Usage, seconds_to_midnight, utc_day
 from dreamweb.errors import ConfigError, DreamwebError, StorageError
+from dreamweb.jobs import Sweeper
 from dreamweb.services import services
+from dreamweb.storage import layout
+
+logger = logging.getLogger("dreamweb.sweep")
 
 
 @click.command("sweep")
@@ -23,11 +29,23 @@ def sweep_command(loop: bool, interval: float) -> None:
     scheduler, at least every few minutes, well inside the provider's one-hour download window.
     """
     while True:
-        report = services().inline_jobs().sweep()
-        click.echo(
-            f"swept {report.examined} unfinished job(s): {report.stored} stored, "
-            f"{report.failed} failed, {report.errors} error(s)"
-        )
+        try:
+            report = Sweeper(services().inline_jobs()).sweep()
+        except Exception as error:
+            # A worker loop must outlive a bad sweep (storage hiccup, store not there yet):
+            # the Procfile's worker would otherwise end with it. Only a bug earns a traceback.
+            if isinstance(error, (DreamwebError, ConfigError, OSError)):
+                logger.warning("sweep failed", extra={"error": type(error).__name__})
+            else:
+                logger.exception("sweep failed")
+            click.echo(f"sweep failed: {_check_failure(error)}", err=True)
+            if not loop:
+                raise click.exceptions.Exit(1) from None
+        else:
+            click.echo(
+                f"swept {report.examined} unfinished job(s): {report.stored} stored, "
+                f"{report.failed} failed, {report.errors} error(s)"
+            )
         if not loop:
             return
         time.sleep(interval)
@@ -79,7 +97,47 @@ def _check_failure(error: Exception) -> str:
     return reason if len(reason) <= 300 else reason[:297] + "..."
 
 
+@click.command("usage")
+@with_appcontext
+def usage_command() -> None:
+    """Today's video seconds used against DAILY_VIDEO_SECONDS_BUDGET, and the cost estimate."""
+    now = time.time()
+    usage = services().budget.usage(utc_day(now))
+    click.echo(usage_line(usage, now))
+    costs = provider_costs(usage.day)
+    if costs:
+        click.echo(
+            f"cost estimate: ${sum(costs):.2f} (from {len(costs)} job(s) the provider priced)"
+        )
+
+
+def provider_costs(day: str) -> list[float]:
+    """Prices (USD) the provider reported for jobs created on ``day`` (reads every record)."""
+    store, costs = services().store, []
+    for key in store.list(layout.JOBS):
+        record = store.get_record(key)
+        if record is None or record.data.get("cost") is None:
+            continue
+        if utc_day(record.data.get("created_at", 0)) == day:
+            costs.append(float(record.data["cost"]))
+    return costs
+
+
+def usage_line(usage: Usage, now: float) -> str:
+    """``2026-12-01 UTC: 16 of 16 video seconds used (100%) ...`` for one day's ``Usage``."""
+    if usage.budget is None:
+        return f"{usage.day} UTC: no DAILY_VIDEO_SECONDS_BUDGET set (unlimited; not counted)"
+    percent = round(100 * usage.used / usage.budget)
+    left = max(0, usage.budget - usage.used)
+    resets = round(seconds_to_midnight(now) / 60)
+    return (
+        f"{usage.day} UTC: {usage.used} of {usage.budget} video seconds used ({percent}%), "
+        f"{left} left; resets in {resets // 60} h {resets % 60:02d} min"
+    )
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on ``app.cli``."""
     app.cli.add_command(sweep_command)
     app.cli.add_command(check_command)
+    app.cli.add_command(usage_command)

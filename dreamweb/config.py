@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,9 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 
+from dreamweb.api_tokens import parse_api_tokens
 from dreamweb.errors import ConfigError
+from dreamweb.providers import PROVIDERS, capabilities_for, check_settings, default_model
 
 OPENAI_HOST = "api.openai.com"
 ENVIRONMENTS = ("production", "development", "demo")
@@ -125,6 +128,20 @@ def _http_url(value: Any) -> str:
     return text
 
 
+def _optional_http_url(value: Any) -> str | None:
+    return None if _optional_text(value) is None else _http_url(value)
+
+
+def _gs_url(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme != "gs" or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("must be gs://bucket[/prefix]")
+    return text.rstrip("/")
+
+
 def _storage_url(value: Any) -> str | None:
     text = _optional_text(value)
     if text is None:
@@ -164,6 +181,13 @@ def _rate_limit(value: Any) -> str:
     return text
 
 
+def _redis_url(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is not None and urlsplit(text).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its default (``None``: unset) and how to parse it."""
@@ -174,13 +198,23 @@ class Setting:
 
 SETTINGS: dict[str, Setting] = {
     "DREAMWEB_ENV": Setting("production", _choice(*ENVIRONMENTS)),
+    "VIDEO_PROVIDER": Setting("openai-videos", _choice(*PROVIDERS)),
     "OPENAI_API_KEY": Setting(None, _optional_text),
     "OPENAI_BASE_URL": Setting("https://api.openai.com/v1", _http_url),
-    "VIDEO_MODEL": Setting("sora-2", _text),
-    "VIDEO_SECONDS": Setting("8", _seconds),
-    "VIDEO_SIZE": Setting("1280x720", _size),
-    "VIDEO_ALLOWED_SECONDS": Setting("4,8,12", _seconds_list),
-    "VIDEO_ALLOWED_SIZES": Setting("1280x720,720x1280", _sizes_list),
+    "VERTEX_PROJECT": Setting(None, _optional_text),  # default: the credentials' project
+    "VERTEX_LOCATION": Setting("us-central1", _text),
+    "VERTEX_BASE_URL": Setting(None, _optional_http_url),  # default: the regional endpoint
+    "VERTEX_OUTPUT_URI": Setting(None, _gs_url),  # default: the gs:// STORAGE_URL
+    "OPENROUTER_API_KEY": Setting(None, _optional_text),
+    "OPENROUTER_BASE_URL": Setting("https://openrouter.ai/api/v1", _http_url),
+    "PUBLIC_URL": Setting(None, _optional_http_url),
+    # The video choices default to what the chosen provider and model can render.
+    "VIDEO_MODEL": Setting(None, _optional_text),
+    "VIDEO_SECONDS": Setting(None, _seconds),
+    "VIDEO_SIZE": Setting(None, _size),
+    "VIDEO_ALLOWED_SECONDS": Setting(None, _seconds_list),
+    "VIDEO_ALLOWED_SIZES": Setting(None, _sizes_list),
+    "VIDEO_GENERATE_AUDIO": Setting("true", _boolean),
     "VIDEO_DELIVERY": Setting("proxy", _choice("proxy", "signed-url")),
     "SIGNED_URL_SECONDS": Setting("900", _integer(60, 7 * 24 * 3600)),
     "PROMPT_TEMPLATE": Setting(DEFAULT_PROMPT_TEMPLATE, _text),
@@ -199,15 +233,21 @@ SETTINGS: dict[str, Setting] = {
     "PROVIDER_READ_TIMEOUT": Setting("10", _number(0.1, 600)),
     "PROVIDER_MAX_RETRIES": Setting("2", _integer(0, 10)),
     "PROVIDER_RETRY_DEADLINE": Setting("20", _number(0.1, 600)),
+    # Per process: provider calls in flight at once, and the circuit breaker around them.
+    "PROVIDER_MAX_CONCURRENCY": Setting("8", _integer(1, 1000)),
+    "BREAKER_FAILURES": Setting("5", _integer(1, 1000)),
+    "BREAKER_RESET_SECONDS": Setting("30", _number(0.1, 3600)),
+    # The sweeper: jobs advanced at once, and how long it waits for one before moving on.
+    "SWEEP_CONCURRENCY": Setting("4", _integer(1, 64)),
+    "SWEEP_JOB_DEADLINE": Setting("30", _number(0.1, 3600)),
     "INGEST_LEASE_SECONDS": Setting("300", _integer(5, 3600)),
     "INGEST_ATTEMPTS": Setting("3", _integer(1, 10)),
     "MAX_CONTENT_LENGTH": Setting("16384", _integer(1024, 10 * 1024 * 1024)),
     "RATELIMIT_CREATE": Setting("5/minute;50/day", _rate_limit),
     "RATELIMIT_READ": Setting("600/minute", _rate_limit),
-    # Unset: REDIS_URL when set, else memory:// (see dreamweb.ratelimits). Both may hold a
-    # password, so neither appears in messages.
+    # Unset: REDIS_URL (below) when set, else memory:// (see dreamweb.ratelimits). Both may
+    # hold a password, so neither appears in messages.
     "RATELIMIT_STORAGE_URI": Setting(None, _optional_text),
-    "REDIS_URL": Setting(None, _optional_text),
     "RATELIMIT_ENABLED": Setting("true", _boolean),
     # 0: nothing in front, X-Forwarded-* are ignored (anyone can send them). Heroku: 1.
     "TRUSTED_PROXY_HOPS": Setting("0", _integer(0, 10)),
@@ -217,9 +257,18 @@ SETTINGS: dict[str, Setting] = {
     "SESSION_COOKIE_SECURE": Setting(None, _boolean),
     # The history lives in the signed session cookie: past ~140 ids it passes 4 KB.
     "HISTORY_SIZE": Setting("20", _integer(1, 100)),
+    # --- spend and ownership (issue 11) ---
+    "DAILY_VIDEO_SECONDS_BUDGET": Setting(None, _integer(1, 10**9)),
+    "DAILY_VIDEO_SECONDS_PER_CLIENT": Setting(None, _integer(1, 10**9)),
+    "REDIS_URL": Setting(None, _redis_url),
+    "API_TOKENS": Setting(None, parse_api_tokens),
+    "MAX_VIDEO_BYTES": Setting(str(1024**3), _integer(1024, 1024**4)),
 }
-
-DEV_SECRET_KEY = "dreamweb-development-only-secret"
+# Settings whose values are secrets: documented as such, never given a value in app.json.
+SECRETS = frozenset(
+    {"OPENAI_API_KEY", "OPENROUTER_API_KEY", "GCS_CREDENTIALS_JSON", "SECRET_KEY"}
+    | {"REDIS_URL", "API_TOKENS"}
+)
 
 
 def load_settings(environ: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,10 +302,7 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         and not key.startswith("sk-")
     ):
         raise ConfigError("OPENAI_API_KEY", "must start with 'sk-' for OpenAI's own API")
-    if settings["VIDEO_SECONDS"] not in settings["VIDEO_ALLOWED_SECONDS"]:
-        raise ConfigError("VIDEO_SECONDS", "must be one of VIDEO_ALLOWED_SECONDS")
-    if settings["VIDEO_SIZE"] not in settings["VIDEO_ALLOWED_SIZES"]:
-        raise ConfigError("VIDEO_SIZE", "must be one of VIDEO_ALLOWED_SIZES")
+    _resolve_video_choices(settings)
     if "{prompt}" not in settings["PROMPT_TEMPLATE"]:
         raise ConfigError("PROMPT_TEMPLATE", "must contain the placeholder {prompt}")
     if not settings["SECRET_KEY"]:
@@ -264,7 +310,8 @@ def _check_consistency(settings: dict[str, Any]) -> None:
             raise ConfigError(
                 "SECRET_KEY", "is required in production (DREAMWEB_ENV=development has a default)"
             )
-        settings["SECRET_KEY"] = DEV_SECRET_KEY
+        # Random per boot: a constant in the source would sign cookies anyone could forge.
+        settings["SECRET_KEY"] = secrets.token_hex(32)
     gcs = (settings["STORAGE_URL"] or "").startswith("gs://")
     if settings["VIDEO_DELIVERY"] == "signed-url" and not gcs:
         raise ConfigError("VIDEO_DELIVERY", "signed-url needs a gs:// STORAGE_URL")
@@ -273,8 +320,41 @@ def _check_consistency(settings: dict[str, Any]) -> None:
         under_gunicorn = "gunicorn" in os.environ.get("SERVER_SOFTWARE", "")
         production = settings["DREAMWEB_ENV"] == "production"
         settings["LOG_FORMAT"] = "json" if under_gunicorn or production else "text"
+    if "*" in settings["CORS_ORIGINS"] and not settings["API_TOKENS"]:
+        # Any site could make its visitors' browsers spend this server's budget.
+        raise ConfigError("CORS_ORIGINS", "may be * only when API_TOKENS is set")
     if settings["SESSION_COOKIE_SECURE"] is None:
         settings["SESSION_COOKIE_SECURE"] = settings["DREAMWEB_ENV"] == "production"
+
+
+def _resolve_video_choices(settings: dict[str, Any]) -> None:
+    """Model, lengths and sizes: defaults from the provider's capabilities, choices within them.
+
+    Sets ``VIDEO_CAPABILITIES`` (the provider's ``Capabilities``) for the form, the validator
+    and the OpenAPI document; a value the model cannot render is a one-line ``ConfigError``.
+    """
+    settings["VIDEO_MODEL"] = settings["VIDEO_MODEL"] or default_model(settings)
+    check_settings(settings)
+    capabilities = capabilities_for(settings)
+    settings["VIDEO_CAPABILITIES"] = capabilities
+    offer = f"what {capabilities.model} on {capabilities.provider} renders"
+    for name, offered in (
+        ("VIDEO_ALLOWED_SECONDS", capabilities.seconds),
+        ("VIDEO_ALLOWED_SIZES", capabilities.sizes),
+    ):
+        chosen = settings[name]
+        if chosen is None:
+            settings[name] = list(offered)
+        elif capabilities.enforced and not set(chosen) <= set(offered):
+            raise ConfigError(name, f"must list only {', '.join(offered)} ({offer})")
+    for name, allowed, preferred in (
+        ("VIDEO_SECONDS", settings["VIDEO_ALLOWED_SECONDS"], capabilities.default_seconds),
+        ("VIDEO_SIZE", settings["VIDEO_ALLOWED_SIZES"], capabilities.default_size),
+    ):
+        if settings[name] is None:
+            settings[name] = preferred if preferred in allowed else allowed[0]
+        elif settings[name] not in allowed:
+            raise ConfigError(name, f"must be one of {', '.join(allowed)}")
 
 
 def settings_from_environment() -> dict[str, Any]:

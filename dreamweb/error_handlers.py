@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from dreamweb.errors import DreamwebError, RateLimitedError
-from dreamweb.extensions import limiter
+from dreamweb.errors import DreamwebError
+from dreamweb.extensions import rate_limit_retry_after
 
 logger = logging.getLogger("dreamweb.errors")
 
@@ -40,20 +39,35 @@ def wants_json() -> bool:
     )
 
 
+def set_retry_after(response: Response, seconds: float | None) -> Response:
+    """Write ``Retry-After`` (whole seconds, rounded up, never 0) when a wait is known.
+
+    The one place the header is written, for the API and the web pages alike.
+    """
+    if seconds is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+    return response
+
+
+def error_page(message: str, status: int, *, retry_url: str | None = None) -> Response:
+    """The friendly HTML error page (with a "try again" link that keeps the dream, if given)."""
+    title = FRIENDLY_TITLES.get(status, "Something went wrong")
+    body = render_template(
+        "error.html", status=status, title=title, message=message, retry_url=retry_url
+    )
+    return Response(body, status=status, mimetype="text/html")
+
+
 def error_response(message: str, status: int, *, retry_after: float | None = None) -> Response:
     """An error in the form the client wants, with ``Retry-After`` when one is known."""
     if wants_json():
         response = jsonify(error=message)
+        response.status_code = status
     else:
-        title = FRIENDLY_TITLES.get(status, "Something went wrong")
-        response = Response(
-            render_template("error.html", status=status, title=title, message=message),
-            mimetype="text/html",
-        )
-    response.status_code = status
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
-    return response
+        response = error_page(message, status)
+    if not request.path.startswith("/api/"):
+        response.vary.add("Accept")  # JSON or HTML was chosen by Accept: caches must know
+    return set_retry_after(response, retry_after)
 
 
 def _http_message(error: HTTPException) -> str:
@@ -73,24 +87,24 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DreamwebError)
     def handle_dreamweb_error(error: DreamwebError) -> Response:
+        if getattr(error, "detail", None):
+            logger.info(
+                "upstream said",
+                extra={"error": type(error).__name__, "upstream_message": error.detail},
+            )
         if error.status >= 500:
             logger.warning(
                 "request failed: %s",
                 type(error).__name__,
                 extra={"error": error.public_message, "path": request.path},
             )
-        retry = getattr(error, "retry_after", None)
-        if isinstance(error, RateLimitedError) and retry is None:
-            retry = 30
-        return error_response(error.public_message, error.status, retry_after=retry)
+        response = error_response(error.public_message, error.status, retry_after=error.retry_after)
+        response.headers.update(getattr(error, "headers", {}))  # e.g. 401's WWW-Authenticate
+        return response
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(error: RateLimitExceeded) -> Response:
-        # Rate-limit headers are off (they cost a storage round trip per request), so the
-        # one header a throttled client needs is computed here from the breached window.
-        current = limiter.current_limit
-        retry = current.reset_at - time.time() if current else 60
-        return error_response(_http_message(error), 429, retry_after=retry)
+        return error_response(_http_message(error), 429, retry_after=rate_limit_retry_after())
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:

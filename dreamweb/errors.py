@@ -18,10 +18,16 @@ class ConfigError(Exception):
 
 
 class DreamwebError(Exception):
-    """Base of every error a request can end with."""
+    """Base of every error a request can end with.
+
+    ``retry_after`` is how many seconds a client should wait before trying again, when that is
+    known; ``dreamweb.error_handlers.set_retry_after`` turns it into the header, for the API
+    and the web pages alike.
+    """
 
     status: int = 500
     default_message = "Internal server error"
+    retry_after: float | None = None
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
@@ -76,7 +82,12 @@ class NotConfiguredError(DreamwebError):
 
 
 class ProviderError(DreamwebError):
-    """The video provider failed; subclasses say how, so callers can act."""
+    """The video provider failed; subclasses say how, so callers can act.
+
+    Clients see one fixed message per class; what the provider (or our client) said about it
+    is kept as ``detail`` for the logs only: upstream text may carry internals, or anything a
+    gateway chooses to put there.
+    """
 
     status = 502
     default_message = "The video provider failed"
@@ -89,21 +100,25 @@ class ProviderError(DreamwebError):
         request_id: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.public_message = self.default_message
+        self.detail = message
         self.upstream_status = upstream_status
         self.request_id = request_id
 
 
 class RateLimitedError(ProviderError):
-    """The provider asked us to slow down; ``retry_after`` is in seconds when it said."""
+    """The provider asked us to slow down: ``retry_after`` is the wait it asked for, or
+    ``DEFAULT_RETRY_AFTER`` seconds when it did not say."""
 
     status = 503
     default_message = "The video provider is busy; try again shortly"
+    DEFAULT_RETRY_AFTER = 30.0
 
     def __init__(
         self, message: str | None = None, *, retry_after: float | None = None, **kw: object
     ) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
+        self.retry_after = self.DEFAULT_RETRY_AFTER if retry_after is None else retry_after
 
 
 class QuotaExhaustedError(ProviderError):
@@ -127,6 +142,24 @@ class AuthenticationError(ProviderError):
     default_message = "The video provider rejected this server's credentials"
 
 
+class ProviderNotConfiguredError(AuthenticationError):
+    """The provider refuses this deployment's setup: a missing permission, a retired model.
+
+    Nothing was started (so a create is forgotten, never retried); clients get 503, and the
+    provider logs for the operator what to grant or which model is gone.
+    """
+
+    status = 503
+    default_message = "Video creation is not configured on this server"
+
+
+class OutOfCreditsError(QuotaExhaustedError):
+    """The provider account has no credits left (OpenRouter's 402): 503 until topped up."""
+
+    status = 503
+    default_message = "The video provider is out of credits; try again later"
+
+
 class ProviderNotFoundError(ProviderError):
     """The provider does not know the job (404), e.g. deleted or expired."""
 
@@ -139,6 +172,27 @@ class UpstreamUnavailableError(ProviderError):
 
     status = 502
     default_message = "The video provider is unavailable"
+
+
+class ProviderShedError(ProviderError):
+    """dreamweb did not call the provider at all (so nothing was started): 503 with a wait."""
+
+    status = 503
+    default_message = "The video provider is busy; try again shortly"
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CircuitOpenError(ProviderShedError):
+    """The provider failed several times in a row; calls pause until ``retry_after`` passes."""
+
+    default_message = "The video provider is having trouble; try again shortly"
+
+
+class ProviderBusyError(ProviderShedError):
+    """This process already has as many provider calls in flight as it allows."""
 
 
 class ContentTruncatedError(ProviderError):
@@ -176,3 +230,38 @@ class IntegrityError(StorageError):
     """Length or checksum of written bytes did not match what was expected."""
 
     default_message = "Stored bytes failed verification"
+
+
+# --- spending and ownership (issue 11) --------------------------------------------------------
+
+
+class BudgetExhaustedError(DreamwebError):
+    """Today's video seconds (globally or for this client) are spent; no provider call is made.
+
+    ``retry_after`` is the number of seconds until 00:00 UTC, when the budget starts again.
+    """
+
+    status = 503
+    code = "budget_exhausted"
+    default_message = "Today's video budget is used up; try again after 00:00 UTC"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
+class UnauthorizedError(DreamwebError):
+    """API tokens are on and the request carries no valid ``Authorization: Bearer`` token."""
+
+    status = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="dreamweb"'}
+    default_message = "A valid API token is required: send Authorization: Bearer <token>"
+
+
+class VideoTooLargeError(DreamwebError):
+    """The provider's video is larger than ``MAX_VIDEO_BYTES``: the copy-in stops there."""
+
+    status = 502
+    code = "video_too_large"
+    default_message = "The finished video is larger than this server accepts"

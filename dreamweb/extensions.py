@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, current_app
 from flask_cors import CORS
 from flask_limiter import Limiter
@@ -16,7 +18,7 @@ from dreamweb import ratelimits
 # routes that create videos replace it with the strict RATELIMIT_CREATE. A route decorator per
 # read endpoint would run the limiter's machinery twice per poll.
 limiter = Limiter(
-    ratelimits.request_client_key,
+    lambda: rate_limit_key(),  # per API token when API_TOKENS is set, else per address
     default_limits=[lambda: current_app.config["RATELIMIT_READ"]],
     retry_after="delta-seconds",
 )
@@ -24,8 +26,27 @@ limiter = Limiter(
 create_limit = limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_CREATE"], scope="create-video"
 )
+# When no breached window is known (should not happen), clients are asked to wait a minute.
+UNKNOWN_WINDOW_SECONDS = 60.0
 csrf = CSRFProtect()
 cors = CORS()
+
+
+def rate_limit_retry_after() -> float:
+    """Seconds until the breached rate-limit window resets (for ``Retry-After``).
+
+    The limiter's own headers are off (they cost a storage round trip per request), so the
+    one header a throttled client needs is computed here, for the API and the web alike.
+    """
+    breached = limiter.current_limit
+    return breached.reset_at - time.time() if breached else UNKNOWN_WINDOW_SECONDS
+
+
+def rate_limit_key() -> str:
+    """What limits count by (``dreamweb.api_clients``; imported late: it imports us)."""
+    from dreamweb.api_clients import rate_limit_key as key
+
+    return key()
 
 
 def init_app(app: Flask) -> None:
@@ -47,8 +68,16 @@ def init_app(app: Flask) -> None:
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": origins}},
-        expose_headers=["Location", "Retry-After", "X-Request-ID", "Content-Range", "ETag"],
+        expose_headers=[
+            "Location",
+            "Retry-After",
+            "X-Request-ID",
+            "Content-Range",
+            "ETag",
+            "WWW-Authenticate",
+        ],
         allow_headers=[
+            "Authorization",
             "Content-Type",
             "Idempotency-Key",
             "X-Request-ID",

@@ -14,6 +14,7 @@ import random
 import sys
 import threading
 import time
+import unicodedata
 from logging.handlers import QueueHandler, QueueListener
 from typing import Any
 
@@ -43,14 +44,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+# Control, format and line/paragraph separator characters: a newline (or U+2028, or an ANSI
+# escape) in a logged path or upstream message would otherwise start a forged log line.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x1b``, ``\\u2028``)."""
+    if text.isprintable():
+        return text  # the common case: nothing to escape
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in _ESCAPED_CATEGORIES
+        else ch
+        for ch in text
+    )
+
+
 class TextFormatter(logging.Formatter):
-    """``time level logger message key=value ...`` for humans at a terminal."""
+    """``time level logger message key=value ...`` for humans at a terminal, one line each."""
 
     def format(self, record: logging.LogRecord) -> str:
-        """Render ``record`` as one readable line."""
-        extras = " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD_ATTRS)
+        """Render ``record`` as one readable line (a traceback follows on its own lines)."""
+        extras = " ".join(
+            f"{k}={escape_controls(str(v))}"
+            for k, v in vars(record).items()
+            if k not in _STANDARD_ATTRS
+        )
         head = f"{self.formatTime(record)} {record.levelname:<7} {record.name}"
-        text = f"{head}: {record.getMessage()} {extras}".rstrip()
+        text = f"{head}: {escape_controls(record.getMessage())} {extras}".rstrip()
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text

@@ -14,9 +14,11 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from dreamweb.budget import DailyBudget, build_budget
 from dreamweb.jobs import JobService, RecordCache
-from dreamweb.providers import build_provider
+from dreamweb.providers import build_provider, provider_configured
 from dreamweb.providers.base import VideoProvider
+from dreamweb.providers.guard import GuardedProvider, ProviderGuard
 from dreamweb.storage import open_store
 from dreamweb.storage.base import VideoStore
 
@@ -62,6 +64,8 @@ class Services:
         self._store: VideoStore | None = None
         self._provider: VideoProvider | None = None
         self._background: BackgroundTasks | None = None
+        self._guard: ProviderGuard | None = None
+        self._budget: DailyBudget | None = None
         # Half the upstream TTL, at most a second: polls share reads, and a change another
         # process made shows up here at most that much later.
         self.record_cache = RecordCache(max_age=min(1.0, config["STATUS_TTL_SECONDS"] / 2))
@@ -75,35 +79,66 @@ class Services:
             return self._store
 
     @property
-    def provider(self) -> VideoProvider | None:
-        """The configured provider, or ``None`` when no API key is set."""
+    def guard(self) -> ProviderGuard:
+        """This process's bulkhead and circuit breaker around provider calls."""
         with self._lock:
-            if self._provider is None and self._config.get("OPENAI_API_KEY"):
-                self._provider = build_provider(self._config)
+            if self._guard is None:
+                self._guard = ProviderGuard.from_config(self._config)
+            return self._guard
+
+    @property
+    def provider(self) -> VideoProvider | None:
+        """The configured provider behind this process's guard, or ``None`` when its API key
+        is not set."""
+        with self._lock:
+            if self._provider is None and provider_configured(self._config):
+                self._provider = GuardedProvider(
+                    build_provider(self._config),
+                    self.guard,
+                    create_wait=self._config["PROVIDER_CONNECT_TIMEOUT"],
+                )
             return self._provider
 
     @property
     def background(self) -> BackgroundTasks:
-        """This process's background pool."""
+        """This process's background pool: status checks and copy-ins. As many threads as
+        provider calls may be in flight, so the bulkhead, not the pool, is what limits them."""
         with self._lock:
             if self._background is None:
-                self._background = BackgroundTasks()
+                self._background = BackgroundTasks(self._config["PROVIDER_MAX_CONCURRENCY"])
             return self._background
 
     @property
+    def budget(self) -> DailyBudget:
+        """The daily video budget (Redis, the store, or unlimited when none is set)."""
+        with self._lock:
+            if self._budget is None:
+                self._budget = build_budget(self._config, lambda: self.store)
+            return self._budget
+
+    @property
     def jobs(self) -> JobService:
-        """A ``JobService`` whose ingests run in the background pool."""
+        """A ``JobService`` whose status checks and copy-ins run in the background pool."""
         return JobService(
             self.store,
             self.provider,
             self._config,
             spawn=self.background.spawn,
             cache=self.record_cache,
+            guard=self.guard,
+            budget=self.budget,
         )
 
     def inline_jobs(self) -> JobService:
-        """A ``JobService`` that ingests in the calling thread (the sweeper's)."""
-        return JobService(self.store, self.provider, self._config, cache=self.record_cache)
+        """A ``JobService`` for the sweeper, which advances jobs in its own threads."""
+        return JobService(
+            self.store,
+            self.provider,
+            self._config,
+            cache=self.record_cache,
+            guard=self.guard,
+            budget=self.budget,
+        )
 
 
 def init_app(app: Flask) -> None:

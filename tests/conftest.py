@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.gcs",
     "tests.fixtures.browser",
+    "tests.fixtures.scripted",
     "tests.fixtures.redis",
 ]
 

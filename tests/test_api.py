@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import time
 
 import pytest
 import requests
 
 from dreamweb import create_app
-from dreamweb.logs import JsonFormatter
 from dreamweb.storage import layout
 from dreamweb.storage.layout import is_job_id
 
@@ -240,11 +238,16 @@ def test_provider_hang_on_create_is_a_bounded_502(app_config, simulator):
     assert simulator.counters()["create"] == 1
 
 
-def test_provider_rejection_is_400_with_its_message(app_config, simulator):
+def test_provider_rejection_is_400_with_a_fixed_message_and_the_upstream_text_logged(
+    app_config, simulator, caplog
+):
     client = create_app({**app_config, "VIDEO_MODEL": "sora-9"}).test_client()
-    response = create(client)
+    with caplog.at_level("INFO", logger="dreamweb"):
+        response = create(client)
     assert response.status_code == 400
-    assert "sora-9" in response.get_json()["error"]
+    assert response.get_json()["error"] == "The video provider rejected the request"
+    logged = [getattr(r, "upstream_message", "") for r in caplog.records]
+    assert any("sora-9" in text for text in logged), "the provider's own words are logged"
 
 
 def test_idempotency_key_returns_the_first_response(client, simulator):
@@ -327,20 +330,32 @@ def test_failed_shape(client, simulator):
     }
 
 
-def test_status_rate_limited_upstream_is_503(client, simulator):
+def test_status_answers_the_last_state_while_the_provider_rate_limits(client, simulator):
+    # The contract changed: a poll never surfaces the provider's trouble as an error (it never
+    # waits on the provider at all); it answers 200 with the last stored state.
     job_id = create(client).get_json()["jobId"]
-    simulator.inject("retrieve", "429", count=10, retry_after=1)
+    simulator.inject("retrieve", "429", count=100, retry_after=1)
     time.sleep(0.25)
-    response = client.get(f"/api/video-status/{job_id}")
-    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    for _ in range(5):
+        response = client.get(f"/api/video-status/{job_id}")
+        assert response.status_code == 200 and "Retry-After" not in response.headers
+        assert response.get_json() == {
+            "jobId": job_id,
+            "status": "pending",
+            "progress": 0,
+            "stage": "queued",
+        }
+        time.sleep(0.1)
+    assert simulator.counters()["retrieve"] >= 1, "the background check did ask"
 
 
-def test_status_upstream_down_is_502_and_keeps_state(client, simulator):
+def test_status_keeps_the_last_state_while_upstream_is_down_then_completes(client, simulator):
     job_id = create(client).get_json()["jobId"]
     simulator.inject("retrieve", "500", count=2)  # the first attempt and its one retry
     time.sleep(0.25)
     response = client.get(f"/api/video-status/{job_id}")
-    assert response.status_code == 502 and "error" in response.get_json()
+    assert response.status_code == 200 and response.get_json()["status"] == "pending"
+    assert "notice" not in response.get_json(), "one failure does not open the breaker"
     time.sleep(0.25)
     assert wait_for(client, job_id)["status"] == "completed"
 
@@ -414,45 +429,6 @@ def test_unexpected_errors_are_generic_500_json(app_config, tmp_path):
     body = response.get_json()
     assert set(body) == {"error"} and "Traceback" not in body["error"]
     assert str(blocker) not in body["error"]
-
-
-def test_request_id_is_echoed_or_generated(client):
-    assert (
-        client.get("/api/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
-        == "abc-123"
-    )
-    generated = client.get("/api/health", headers={"X-Request-ID": "bad id; drop"}).headers[
-        "X-Request-ID"
-    ]
-    assert generated and generated != "bad id; drop" and len(generated) == 32
-
-
-def test_the_api_key_never_reaches_a_response_or_a_log(client, simulator):
-    lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    logging.getLogger("dreamweb").addHandler(handler)
-    old_level = root.level
-    root.setLevel(logging.DEBUG)
-    try:
-        simulator.inject("create", "401", count=1)
-        responses = [create(client), create(client)]
-        job_id = responses[1].get_json()["jobId"]
-        responses.append(client.get(f"/api/video-status/{job_id}"))
-        wait_for(client, job_id)
-    finally:
-        root.setLevel(old_level)
-        root.removeHandler(handler)
-        logging.getLogger("dreamweb").removeHandler(handler)
-    assert responses[0].status_code == 502
-    everything = lines.getvalue() + "".join(r.get_data(as_text=True) for r in responses)
-    assert "sim-test-key" not in everything
-    records = [json.loads(line) for line in lines.getvalue().splitlines() if line.startswith("{")]
-    events = {(r["message"], r.get("job_id")) for r in records}
-    assert ("job created", job_id) in events and ("job completed", job_id) in events
-    assert any(r["message"] == "request" and r.get("status") == 202 for r in records)
 
 
 def test_rate_limits_answer_429_json_with_retry_after(app_config):
@@ -530,12 +506,13 @@ def test_faults_end_every_job_completed_or_failed_never_stuck_or_duplicated(app,
     prompts = [f"a dream number {n} of rivers made of light" for n in range(5)]
     prompts.append("a nightmare number 6 of a house with no doors")
     job_ids = [create(client, {"prompt": p}).get_json()["jobId"] for p in prompts]
+    from dreamweb.jobs import Sweeper
     from dreamweb.services import services
 
     with app.app_context():
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            services().inline_jobs().sweep()
+            Sweeper(services().inline_jobs()).sweep()
             jobs = [services().jobs.get(job_id) for job_id in job_ids]
             if all(job.is_final for job in jobs):
                 break

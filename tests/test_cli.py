@@ -6,17 +6,27 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from dreamweb import create_app
+from dreamweb.jobs import Sweeper
 from dreamweb.services import services
 from dreamweb.storage import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "a dream of a train crossing a frozen lake"
+
+
+def cli_environment(config: dict) -> dict[str, str]:
+    """This process's environment without dreamweb settings, plus ``config`` as variables."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "STORAGE_"))},
+        **{k: str(v) for k, v in config.items() if k.isupper() and k != "TESTING"},
+    }
 
 
 def test_sweep_finishes_jobs_nobody_polls(app, simulator):
@@ -45,14 +55,10 @@ def test_a_sweeper_killed_mid_ingest_is_finished_by_the_next_sweep(app_config, s
         job, _ = services().jobs.create(PROMPT, seconds="4", size="1280x720")
     simulator.complete(job.provider_job_id)
     simulator.inject("content", "hang", count=1, hang_seconds=30)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "STORAGE_"))},
-        **{k: str(v) for k, v in config.items() if k.isupper() and k != "TESTING"},
-    }
     sweeper = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "dreamweb", "sweep"],
         cwd=ROOT,
-        env=env,
+        env=cli_environment(config),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -66,11 +72,80 @@ def test_a_sweeper_killed_mid_ingest_is_finished_by_the_next_sweep(app_config, s
         sweeper.wait(timeout=10)
         assert not store.exists(layout.video_key(job.id)), "nothing partial is visible"
         # While the dead sweeper's lease is live, nobody else downloads.
-        assert services().inline_jobs().sweep().stored == 0
+        assert Sweeper(services().inline_jobs()).sweep().stored == 0
         time.sleep(5.2)
-        report = services().inline_jobs().sweep()
+        report = Sweeper(services().inline_jobs()).sweep()
         assert (report.stored, report.errors) == (1, 0)
         assert services().jobs.get(job.id).status == "completed"
+
+
+def test_sweep_loop_logs_a_failed_sweep_and_carries_on(app_config, tmp_path):
+    blocker = tmp_path / "not-yet-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    config = {**app_config, "STORAGE_URL": (blocker / "store").as_uri()}
+    sweeper = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "dreamweb",
+            "sweep",
+            "--loop",
+            "--interval",
+            "0.2",
+        ],
+        cwd=ROOT,
+        env=cli_environment(config),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = LineReader(sweeper.stdout), LineReader(sweeper.stderr)
+    try:
+        assert err.wait_for("sweep failed"), err.text()
+        assert sweeper.poll() is None, "the worker loop survived the failed sweep"
+        blocker.unlink()  # the storage comes back
+        assert out.wait_for("swept 0 unfinished job(s)"), (out.text(), err.text())
+        assert sweeper.poll() is None
+    finally:
+        sweeper.terminate()
+        sweeper.wait(timeout=10)
+        out.close()
+        err.close()
+    assert "Traceback" not in err.text()
+
+
+class LineReader:
+    """Collects a pipe's lines in a thread, so a test can wait for one with a deadline."""
+
+    def __init__(self, pipe) -> None:
+        self.lines: list[str] = []
+        self._pipe = pipe
+        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _read(self, pipe) -> None:
+        for line in pipe:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> bool:
+        """Whether a line containing ``text`` arrives within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in list(self.lines)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        """Wait for the reader to reach the end of the pipe (its process ended), then close it."""
+        self._thread.join(timeout=10)
+        self._pipe.close()
+
+    def text(self) -> str:
+        """Everything read so far."""
+        return "".join(self.lines)
 
 
 # --- check: storage really there and usable (one-line failures, no traceback) ----------------
@@ -78,14 +153,10 @@ def test_a_sweeper_killed_mid_ingest_is_finished_by_the_next_sweep(app_config, s
 
 def run_check(config: dict) -> subprocess.CompletedProcess[str]:
     """``flask --app dreamweb check`` in a process of its own, configured by environment."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "STORAGE_"))},
-        **{k: str(v) for k, v in config.items() if k.isupper() and k != "TESTING"},
-    }
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "dreamweb", "check"],
         cwd=ROOT,
-        env=env,
+        env=cli_environment(config),
         capture_output=True,
         text=True,
         timeout=60,

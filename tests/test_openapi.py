@@ -55,7 +55,10 @@ def test_document_is_valid_openapi_31(document):
         "/api/create-video",
         "/api/video-status/{jobId}",
         "/api/get-video/{jobId}",
+        "/api/videos/{jobId}",
     }
+    delete = document["paths"]["/api/videos/{jobId}"]["delete"]
+    assert {"204", "401", "404", "405"} <= set(delete["responses"])
 
 
 def test_real_responses_conform(client, document, simulator):
@@ -142,3 +145,20 @@ def test_fuzzed_job_ids_never_5xx_and_conform(client, document, job_id):
         if response.status_code == 404 and response.get_json()["error"] == "Not found":
             continue  # the path did not reach the route at all (e.g. an empty id)
         check_response(document, path, "get", response)
+
+
+def test_token_and_delete_responses_conform(app_config, document, simulator):
+    from dreamweb import create_app
+
+    token = "conformance-token-0123456789"
+    client = create_app({**app_config, "API_TOKENS": token}).test_client()
+    create, delete = "/api/create-video", "/api/videos/{jobId}"
+    body = {"prompt": "a dream of a paper boat at sea"}
+    check_response(document, create, "post", client.post(create, json=body))
+    auth = {"Authorization": f"Bearer {token}"}
+    job_id = client.post(create, json=body, headers=auth).get_json()["jobId"]
+    check_response(document, delete, "delete", client.delete(f"/api/videos/{job_id}"))
+    check_response(document, delete, "delete", client.delete(f"/api/videos/{job_id}", headers=auth))
+    check_response(document, delete, "delete", client.delete(f"/api/videos/{job_id}", headers=auth))
+    untokened = create_app(app_config).test_client()
+    check_response(document, delete, "delete", untokened.delete(f"/api/videos/{job_id}"))

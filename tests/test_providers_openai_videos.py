@@ -7,14 +7,10 @@ Nothing here mocks ``requests``: every request crosses a socket.
 from __future__ import annotations
 
 import email.utils
-import http.server
 import json
 import logging
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -34,16 +30,12 @@ from dreamweb.errors import (
 )
 from dreamweb.providers import build_provider
 from dreamweb.providers.base import COMPLETED, FAILED, PENDING, PROCESSING
-from dreamweb.providers.openai_videos import (
-    CHUNK_SIZE,
-    OpenAIVideosClient,
-    _is_connect_failure,
-    parse_retry_after,
-    parse_video,
-    retry_wait,
-    verified_chunks,
-)
+from dreamweb.providers.openai_videos import OpenAIVideosClient, parse_video
+from dreamweb.providers.retry import is_connect_failure as _is_connect_failure
+from dreamweb.providers.retry import parse_retry_after, retry_wait
+from dreamweb.providers.streaming import CHUNK_SIZE, verified_chunks
 from tests.fixtures.peers import free_port
+from tests.fixtures.scripted import Reply, ScriptedServer
 from tests.fixtures.simulator import SimulatorHandle
 
 KEY = "sk-test-SECRET-7f3a9c1e5b"
@@ -96,107 +88,6 @@ def provider_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptur
     finally:
         provider_logger.removeHandler(caplog.handler)
         provider_logger.level, provider_logger.propagate = saved
-
-
-# --- a scripted loopback server ------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    """What the scripted server answers to one request."""
-
-    status: int = 200
-    body: bytes = b"{}"
-    headers: dict[str, str] = field(default_factory=dict)
-    action: str = "reply"  # reply | drop (close without answering) | short (lie about length)
-
-
-@dataclass
-class Seen:
-    """One request the scripted server received."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-
-
-class ScriptedServer:
-    """An HTTP/1.1 server on loopback answering from a per-path queue of ``Reply`` objects."""
-
-    def __init__(self) -> None:
-        self.replies: dict[str, list[Reply]] = {}
-        self.seen: list[Seen] = []
-        self.connections = 0
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def script(self, path: str, *replies: Reply) -> None:
-        """Queue replies for ``path``; the last one repeats."""
-        self.replies[path] = list(replies)
-
-    def hits(self, path: str) -> int:
-        """How many requests arrived for ``path`` (query string ignored)."""
-        return sum(1 for seen in self.seen if seen.path.split("?")[0] == path)
-
-    def close(self) -> None:
-        """Stop serving."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def _next(self, path: str) -> Reply:
-        queue = self.replies.get(path.split("?")[0]) or [Reply(404, b'{"error":{}}')]
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                server.connections += 1
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length:
-                    self.rfile.read(length)
-                server.seen.append(Seen(self.command, self.path, dict(self.headers.items())))
-                reply = server._next(self.path)
-                if reply.action == "drop":
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                declared = len(reply.body) * (2 if reply.action == "short" else 1)
-                if "content-length" not in {name.lower() for name in reply.headers}:
-                    self.send_header("Content-Length", str(declared))
-                if reply.action == "short":
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                self.wfile.write(reply.body)
-
-            do_GET = do_POST = do_DELETE = _serve
-
-        return Handler
-
-
-@pytest.fixture
-def scripted() -> Iterator[ScriptedServer]:
-    """A fresh scripted server."""
-    server = ScriptedServer()
-    yield server
-    server.close()
 
 
 def video_json(video_id: str = "video_abc", status: str = "queued", **extra: Any) -> bytes:
@@ -481,7 +372,7 @@ class TestScripted:
         scripted.script("/v1/videos/v", Reply(400, error_json(f"Bad key {KEY} in body")))
         with pytest.raises(InputRejectedError) as info:
             make_client(scripted.url + "/v1").retrieve("v")
-        assert KEY not in str(info.value) and "[redacted]" in info.value.public_message
+        assert KEY not in str(info.value) and "[redacted]" in info.value.detail
 
     def test_cross_host_redirect_drops_authorization(self, scripted: ScriptedServer) -> None:
         """A gateway 302s to a signed URL on another host: the key must not follow."""
@@ -626,7 +517,8 @@ class TestErrorMapping:
     def test_invalid_input(self, simulator: SimulatorHandle, field: str, value: str) -> None:
         with pytest.raises(InputRejectedError) as info:
             make_client(simulator.base_url).create("a lake", **(VALID | {field: value}))
-        assert value in info.value.public_message and info.value.upstream_status == 400
+        assert value in info.value.detail and info.value.upstream_status == 400
+        assert info.value.public_message == InputRejectedError.default_message
         assert info.value.request_id.startswith("req_")
         assert simulator.counters()["create"] == 1
 

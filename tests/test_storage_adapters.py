@@ -7,6 +7,7 @@ import hashlib
 import json
 import multiprocessing
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -273,6 +274,21 @@ def test_list_by_prefix_is_sorted(store: VideoStore) -> None:
     assert list(store.list("jobs/")) == [RECORD]
     assert list(store.list("leases/")) == []
     assert list(store.list("")) == sorted([*keys, RECORD])
+
+
+def test_list_objects_gives_each_keys_write_time_and_generation(store: VideoStore) -> None:
+    before = time.time()
+    first = store.put_record(RECORD, {"n": 1}, generation=None)
+    store.put_stream(VIDEO, [b"x"], content_type="video/mp4")
+    assert [listed.key for listed in store.list_objects("jobs/")] == [RECORD]
+    (listed,) = store.list_objects("jobs/")
+    assert listed.generation == first.generation
+    assert before - 5 <= listed.updated <= time.time() + 5
+    second = store.put_record(RECORD, {"n": 2}, generation=first.generation)
+    (listed,) = store.list_objects("jobs/")
+    assert listed.generation == second.generation
+    assert store.delete(RECORD, generation=listed.generation)
+    assert list(store.list_objects("jobs/")) == []
 
 
 def test_unsafe_keys_are_refused(store: VideoStore) -> None:

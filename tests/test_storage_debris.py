@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dreamweb.jobs.sweep import Sweeper
 from dreamweb.services import services
 from dreamweb.storage import layout
 from dreamweb.storage.local import LOCK_POOL, LOCKS_FOLDER, LocalVideoStore
@@ -67,5 +68,5 @@ def test_the_sweeper_removes_stale_temporary_files(app, simulator):
     with app.app_context():
         store = services().store
         stale = crashed_writer_temp(store, layout.video_key("video_" + "d" * 24), age=LEASE + 1)
-        services().inline_jobs().sweep()
+        Sweeper(services().inline_jobs()).sweep()
     assert not stale.exists()

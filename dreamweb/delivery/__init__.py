@@ -15,6 +15,7 @@ from dreamweb.delivery.ranges import send_stored_object
 from dreamweb.services import services
 from dreamweb.storage.base import VideoStore
 from dreamweb.storage.layout import video_key
+from dreamweb.urls import external_url
 
 
 def video_download_name(job_id: str) -> str:
@@ -43,7 +44,7 @@ def video_url(job_id: str, *, inline: bool) -> str:
             download_name=video_download_name(job_id),
             inline=False,
         )
-    return url_for("api.get_video", job_id=job_id, _external=True)
+    return external_url("api.get_video", job_id=job_id)
 
 
 def video_response(job_id: str, *, inline: bool) -> Response:

@@ -1,10 +1,13 @@
-"""An offline simulator of the OpenAI Videos API, for tests, the demo and benchmarks.
+"""An offline simulator of the video providers dreamweb speaks to, for tests, demo, benchmarks.
 
-``VideoSimulator`` is a WSGI application speaking the wire format in
-``/work/shared/reference/videos-api.md``; ``python -m dreamweb.simulator --port N`` serves it
-with werkzeug's threaded server and prints its base URL (``http://host:port/v1``).
+``VideoSimulator`` is one WSGI application serving every dialect at once over a shared core
+(``core``: job state machine, real media, faults, counters): the OpenAI Videos API
+(``openai_videos``, below), Vertex AI Veo (``vertex``), OpenRouter video generation
+(``openrouter``) and Google's OAuth2 token endpoint (``oauth``); ``control`` is ``/_sim``.
+``python -m dreamweb.simulator --port N`` serves it with werkzeug's threaded server and prints
+the OpenAI base URL (``http://host:port/v1``); the other dialects live on the same port.
 
-The API, under ``/v1`` (``Authorization: Bearer <anything non-empty>`` required unless
+The OpenAI Videos API, under ``/v1`` (``Authorization: Bearer <anything non-empty>`` required unless
 ``require_key=False``):
 
 - ``POST /videos`` (JSON, multipart or url-encoded form; ``input_reference`` accepted and
@@ -38,23 +41,20 @@ The API, under ``/v1`` (``Authorization: Bearer <anything non-empty>`` required 
   response carries ``x-request-id``.
 
 Faults (``VideoSimulator.inject`` or ``POST /_sim/faults``) hit the next ``count`` calls of a
-route: ``429``, ``quota``, ``500`` and ``401`` answer instead of processing the call (a faulted
-create starts no job); ``hang`` stalls then answers normally; ``drop`` and ``truncate`` process
+route (see ``faults`` for the kinds each dialect's routes take): ``429``, ``quota``, ``500``,
+``503``, ``401`` and ``402`` answer instead of processing the call (a faulted create starts no
+job); ``hang`` stalls then answers normally; ``drop`` and ``truncate`` process
 the call (a create does start a job) and then send only ``after_bytes`` of the body under the
 full ``Content-Length``: ``drop`` ends with a TCP reset, ``truncate`` with a normal close.
 
-Control routes, no key needed: ``POST /_sim/faults``, ``GET /_sim/faults``, ``GET
-/_sim/counters``, ``POST /_sim/reset``, ``GET|POST /_sim/config``, ``POST
-/_sim/jobs/{id}/expire``, ``POST /_sim/jobs/{id}/complete``, ``GET /_sim/health``.
+Control routes, no key needed: see ``control``.
 """
 
-from dreamweb.simulator.app import UnknownVideoError, VideoSimulator
-from dreamweb.simulator.faults import FAULT_KINDS, ROUTES
+from dreamweb.simulator.app import VideoSimulator
+from dreamweb.simulator.core import UnknownVideoError
 from dreamweb.simulator.server import make_simulator_server, root_url
 
 __all__ = [
-    "FAULT_KINDS",
-    "ROUTES",
     "UnknownVideoError",
     "VideoSimulator",
     "make_simulator_server",

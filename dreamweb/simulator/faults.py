@@ -1,15 +1,25 @@
-"""Faults the simulator can inject into its next calls of a route, and their validation."""
+"""Faults the simulator can inject into its next calls of a route, and their validation.
+
+Three families, each dialect declaring which of its routes accept which kind:
+
+- answering faults (``429``, ``quota``, ``500``, ``503``, ``401``, ``402``): an error envelope in
+  place of the real handler; the request is never processed, so a faulted create starts no job;
+- transport faults (``hang``, ``drop``, ``truncate``): the request is processed (a create does
+  start a job) but the answer stalls or arrives short;
+- outcome faults (``operation_error``, ``filtered``, ``failed``, ``cancelled``, ``expired``),
+  create routes only: the job the call starts ends that way instead of completing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-ROUTES = ("create", "retrieve", "list", "delete", "content", "remix")
-FAULT_KINDS = ("429", "quota", "500", "401", "hang", "drop", "truncate")
-# Faults that answer in place of the real handler; the request is never processed, so a faulted
-# create starts no job. hang/drop/truncate do process the request (see VideoSimulator).
-ANSWERING_FAULTS = frozenset({"429", "quota", "500", "401"})
+ANSWERING_FAULTS = frozenset({"429", "quota", "500", "503", "401", "402"})
+TRANSPORT_FAULTS = frozenset({"hang", "drop", "truncate"})
+OUTCOME_FAULTS = frozenset({"operation_error", "filtered", "failed", "cancelled", "expired"})
+# What every route of every dialect accepts.
+COMMON_FAULTS = frozenset({"429", "500", "503"}) | TRANSPORT_FAULTS
 
 
 @dataclass
@@ -43,17 +53,26 @@ _NUMERIC_OPTIONS: dict[str, type] = {
 }
 
 
-def build_fault(route: object, kind: object, options: Mapping[str, object]) -> Fault:
-    """Validate a fault request (from Python or from ``POST /_sim/faults``) into a ``Fault``.
+def build_fault(
+    route: object,
+    kind: object,
+    options: Mapping[str, object],
+    accepted: Mapping[str, frozenset[str]],
+) -> Fault:
+    """Validate a fault request (from Python or ``POST /_sim/faults``) into a ``Fault``.
 
-    Raises ``ValueError`` naming the offending field.
+    ``accepted`` maps each route to the fault kinds it takes. Raises ``ValueError`` naming the
+    offending field.
     """
-    if route not in ROUTES:
-        raise ValueError(f"route must be one of {', '.join(ROUTES)}; got {route!r}")
+    if route not in accepted:
+        raise ValueError(f"route must be one of {', '.join(accepted)}; got {route!r}")
     # Accept 429/500/401 as numbers too: {"fault": 429} is an easy mistake to forgive.
     kind = str(kind) if isinstance(kind, int) and not isinstance(kind, bool) else kind
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"fault must be one of {', '.join(FAULT_KINDS)}; got {kind!r}")
+    kinds = accepted[str(route)]
+    if kind not in kinds:
+        raise ValueError(
+            f"fault must be one of {', '.join(sorted(kinds))} for route {route}; got {kind!r}"
+        )
     unknown = set(options) - set(_NUMERIC_OPTIONS)
     if unknown:
         raise ValueError(f"unknown fault option(s): {', '.join(sorted(unknown))}")

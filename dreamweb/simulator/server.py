@@ -20,7 +20,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from dreamweb.simulator.app import ABORT_CONNECTION_KEY
+from dreamweb.simulator.http import ABORT_CONNECTION_KEY
 
 # How long to wait for already-written bytes to reach the client before resetting: a reset
 # discards whatever is still in the send queue.

@@ -41,6 +41,16 @@ class StoredObject:
 
 
 @dataclass(frozen=True)
+class ListedObject:
+    """One object as a listing reports it: its key, when it was last written (Unix seconds)
+    and the generation to delete conditionally against."""
+
+    key: str
+    updated: float
+    generation: str
+
+
+@dataclass(frozen=True)
 class Record:
     """A small JSON document and the generation token to compare-and-set against."""
 
@@ -93,6 +103,11 @@ class VideoStore(ABC):
     @abstractmethod
     def list(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix``, in lexical order."""
+
+    @abstractmethod
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
+        """Like ``list``, with each object's last write time and generation, as cheaply as the
+        listing gives them (GCS: the listing itself; no read of each object)."""
 
     @abstractmethod
     def get_record(self, key: str) -> Record | None:

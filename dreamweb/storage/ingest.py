@@ -25,6 +25,7 @@ from dreamweb.errors import (
     ProviderNotFoundError,
     StorageError,
     UpstreamUnavailableError,
+    VideoTooLargeError,
 )
 from dreamweb.providers.base import VideoProvider
 from dreamweb.storage.base import VideoStore
@@ -123,6 +124,19 @@ def _renewing(chunks: Iterable[bytes], lease: Lease, every: float) -> Iterator[b
         yield chunk
 
 
+def capped(chunks: Iterable[bytes], max_bytes: int | None) -> Iterator[bytes]:
+    """Pass ``chunks`` through; ``VideoTooLargeError`` as soon as more than ``max_bytes`` came.
+
+    The store never makes a failed stream visible, so nothing partial is left behind.
+    """
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        if max_bytes is not None and received > max_bytes:
+            raise VideoTooLargeError()
+        yield chunk
+
+
 def ingest_video(
     store: VideoStore,
     provider: VideoProvider,
@@ -133,11 +147,13 @@ def ingest_video(
     lease_seconds: float = 300,
     attempts: int = 3,
     clock: Clock = time.time,
+    max_bytes: int | None = None,
 ) -> IngestResult:
     """Copy a finished job's video (and, best effort, its thumbnail) into ``store``.
 
     Returns the outcome; raises ``StorageError`` or ``ProviderError`` when every attempt failed
-    (nothing partial is left visible, and the lease is released so the next try can start).
+    (nothing partial is left visible, and the lease is released so the next try can start),
+    and ``VideoTooLargeError`` (never retried) for a video over ``max_bytes``.
     """
     started = clock()
     key = video_key(job_id)
@@ -153,11 +169,14 @@ def ingest_video(
             return IngestResult(IngestOutcome.ALREADY_STORED)
         logger.info("ingest started", extra={"job_id": job_id})
         try:
-            size = _copy_video(store, provider, lease, key, provider_job_id, attempts)
+            size = _copy_video(store, provider, lease, key, provider_job_id, attempts, max_bytes)
         except ProviderNotFoundError:
             return IngestResult(IngestOutcome.EXPIRED)
         except PreconditionFailedError:
             return IngestResult(IngestOutcome.ALREADY_STORED)
+        except VideoTooLargeError:
+            logger.warning("ingest refused: video over MAX_VIDEO_BYTES", extra={"job_id": job_id})
+            raise
         thumbnail = _copy_thumbnail(store, provider, job_id, provider_job_id)
     finally:
         lease.release()
@@ -176,14 +195,21 @@ def _copy_video(
     key: str,
     provider_job_id: str,
     attempts: int,
+    max_bytes: int | None = None,
 ) -> int:
-    """Stream the video into the store, retrying broken transfers ``attempts`` times."""
+    """Stream the video into the store, retrying broken transfers ``attempts`` times.
+
+    A video announced or found to be over ``max_bytes`` stops the copy at once.
+    """
     for attempt in range(1, attempts + 1):
         try:
             with provider.download(provider_job_id, "video") as content:
+                announced = content.content_length
+                if max_bytes is not None and announced is not None and announced > max_bytes:
+                    raise VideoTooLargeError()
                 stored = store.put_stream(
                     key,
-                    _renewing(content, lease, every=lease.seconds / 3),
+                    capped(_renewing(content, lease, every=lease.seconds / 3), max_bytes),
                     content_type="video/mp4",
                     size=content.content_length,
                     if_absent=True,

@@ -6,6 +6,7 @@
     leases/<jobId>.json         the ingest lease: who is copying the video in, until when
     idempotency/<hash>.json     Idempotency-Key -> jobId, for 24 h
     active/<jobId>              marker of an unfinished job, so the sweeper lists only those
+    budget/<YYYY-MM-DD>.json    the daily video budget's count for one UTC day (no Redis)
 
 Every function validates the job id first, so user input never becomes a key unchecked.
 """
@@ -63,10 +64,22 @@ def active_key(job_id: str) -> str:
     return f"{ACTIVE}{_checked(job_id)}"
 
 
-def idempotency_key(client_key: str, scope: str = "") -> str:
-    """Key for an ``Idempotency-Key`` header value (hashed: the header is client text)."""
+def idempotency_record_key(client_key: str, scope: str = "") -> str:
+    """Store key of the record for one client's ``Idempotency-Key`` (hashed: the header is
+    client text)."""
     digest = hashlib.sha256(f"{scope}\0{client_key}".encode()).hexdigest()
     return f"{IDEMPOTENCY}{digest[:48]}.json"
+
+
+BUDGET = "budget/"
+DAY_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def budget_key(day: str) -> str:
+    """Key of the daily budget record of one UTC day (``YYYY-MM-DD``)."""
+    if not DAY_PATTERN.fullmatch(day):
+        raise ValueError(f"not a day: {day!r}")
+    return f"{BUDGET}{day}.json"
 
 
 def job_id_from_key(key: str) -> str | None:

@@ -50,7 +50,14 @@ from dreamweb.errors import (
     PreconditionFailedError,
     StorageError,
 )
-from dreamweb.storage.base import CHUNK_SIZE, Record, StoredObject, VideoStore, check_key
+from dreamweb.storage.base import (
+    CHUNK_SIZE,
+    ListedObject,
+    Record,
+    StoredObject,
+    VideoStore,
+    check_key,
+)
 
 META, TEMP, LEGACY_LOCK = "@meta", "@tmp-", "@lock"
 LOCKS_FOLDER = ".locks"
@@ -198,6 +205,20 @@ class LocalVideoStore(VideoStore):
             return iter(())
         keys = [key for key in self._walk(top) if key.startswith(prefix)]
         return iter(sorted(keys))
+
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
+        """``list`` with each key's last write time (its pointer file's mtime: the commit) and
+        generation (from that pointer, a few bytes; never the object itself)."""
+        for key in self.list(prefix):
+            try:
+                with self._sibling(self._path(key), META).open("rb") as pointer:
+                    updated = os.fstat(pointer.fileno()).st_mtime
+                    meta = json.loads(pointer.read())
+            except FileNotFoundError:
+                continue  # deleted since the walk
+            except OSError as error:
+                raise StorageError() from error
+            yield ListedObject(key=key, updated=updated, generation=str(meta["generation"]))
 
     def _walk(self, top: Path) -> Iterator[str]:
         for directory, dirs, files in os.walk(top):

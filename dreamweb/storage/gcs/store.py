@@ -32,7 +32,7 @@ from google.cloud.storage.retry import (
 )
 
 from dreamweb.errors import ObjectNotFoundError, PreconditionFailedError
-from dreamweb.storage.base import Record, StoredObject, VideoStore, check_key
+from dreamweb.storage.base import ListedObject, Record, StoredObject, VideoStore, check_key
 from dreamweb.storage.gcs.client import connect, signed_get_url
 from dreamweb.storage.gcs.downloads import MediaStream, crc32c_header, get_media
 from dreamweb.storage.gcs.errors import BucketCheck, BucketNotFoundError, translated
@@ -132,6 +132,10 @@ class GCSVideoStore(VideoStore):
 
     def list(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix`` in lexical order (GCS lists by name), page by page."""
+        return (listed.key for listed in self.list_objects(prefix))
+
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
+        """``list`` with each object's ``updated`` time and generation, from the listing."""
         with translated(self.bucket_check):
             blobs = self.client.list_blobs(
                 self.bucket,
@@ -140,7 +144,11 @@ class GCSVideoStore(VideoStore):
                 retry=self.retry,
             )
             for blob in blobs:
-                yield blob.name.removeprefix(self.prefix)
+                yield ListedObject(
+                    key=blob.name.removeprefix(self.prefix),
+                    updated=blob.updated.timestamp(),
+                    generation=str(blob.generation),
+                )
 
     def get_record(self, key: str) -> Record | None:
         """The JSON record and its generation (from the same response), or ``None``."""

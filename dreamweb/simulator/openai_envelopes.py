@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from dreamweb.simulator.http import HttpError
 
-class ApiError(Exception):
-    """An error answer: HTTP status, the envelope fields and any extra headers."""
+
+class ApiError(HttpError):
+    """An error answer in OpenAI's envelope: HTTP status, the envelope fields, extra headers."""
 
     def __init__(
         self,
@@ -22,13 +24,10 @@ class ApiError(Exception):
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(status, message, headers=headers)
         self.type = type
         self.param = param
         self.code = code
-        self.headers = dict(headers or {})
 
     def envelope(self) -> dict[str, dict[str, str | None]]:
         """The JSON body."""
@@ -209,3 +208,12 @@ def ratelimit_duration(seconds: float) -> str:
     if minutes:
         return f"{int(minutes)}m{rest:g}s"
     return f"{rest:g}s"
+
+
+def service_unavailable() -> ApiError:
+    """503 in OpenAI's wording for an overloaded engine."""
+    return ApiError(
+        503,
+        "The engine is currently overloaded, please try again later.",
+        type="server_error",
+    )
