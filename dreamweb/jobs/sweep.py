@@ -20,6 +20,7 @@ from dreamweb.jobs.model import COMPLETED, FAILED, Job
 from dreamweb.jobs.parallel import run_bounded
 from dreamweb.jobs.service import JobService
 from dreamweb.storage import layout
+from dreamweb.storage.debris import remove_debris
 
 logger = logging.getLogger("dreamweb.jobs")
 
@@ -75,6 +76,8 @@ class Sweeper:
                 stored += outcome.result.status == COMPLETED
                 failed += outcome.result.status == FAILED
         errors += expire_idempotency_keys(self.jobs.records)
+        # Temporary files of writers killed mid-copy (older than any live copy-in's lease).
+        remove_debris(self.store, self.jobs.config["INGEST_LEASE_SECONDS"])
         return SweepReport(len(active), stored, failed, errors, timed_out)
 
     def _sweep_one(self, job_id: str) -> Job:

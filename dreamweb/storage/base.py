@@ -163,6 +163,12 @@ class VideoStore(ABC):
         """Delete a source object ``copy_from`` took (``False`` when already gone)."""
         raise StorageError("this store cannot delete objects outside its keys")
 
+    def remove_debris(self, older_than: float) -> int:
+        """Remove what crashed writers left behind more than ``older_than`` seconds ago; how
+        many files went. Nothing to do by default: an interrupted GCS upload never becomes an
+        object (GCS discards unfinished resumable uploads after a week)."""
+        return 0
+
     def signed_url(
         self, key: str, *, seconds: int, download_name: str | None = None, inline: bool = True
     ) -> str:

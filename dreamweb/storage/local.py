@@ -4,8 +4,8 @@ On-disk layout, for a key ``videos/video_abc.mp4`` under the store root::
 
     videos/video_abc.mp4@meta      JSON pointer: content type, size, md5, generation, timestamp
     videos/video_abc.mp4@<gen>     the bytes of that generation, never modified once written
-    videos/video_abc.mp4@lock      flock target that serialises commits to this key
     videos/.video_abc.mp4@tmp-…    in-flight temporary files (same directory, so rename is atomic)
+    .locks/<n>                     flock targets, a fixed pool; a key's is chosen by its hash
 
 ``@`` cannot occur in a key (see ``SAFE_KEY``) and key segments never start with ``.``, so none
 of these names can collide with another key or with a directory of nested keys.
@@ -18,9 +18,13 @@ immutable, a reader never sees a mix of two versions. ``etag`` is the hex MD5 of
 same validator the GCS adapter reports), and ``generation`` is a microsecond timestamp that
 strictly increases per key, so a token from before a delete/re-create never matches again.
 
-Commits, deletes and record compare-and-set take ``fcntl.flock`` on the key's ``@lock`` file,
-so two processes cannot both win. Lock files are left in place: unlinking them would let two
-processes lock different inodes for the same key.
+Commits, deletes and record compare-and-set take ``fcntl.flock`` on the key's lock file, so two
+processes cannot both win. Lock files are never unlinked (that would let two processes lock
+different inodes for the same key), so they come from a fixed pool of ``LOCK_POOL`` files:
+nothing accumulates per key, and two keys sharing a lock only wait for each other briefly.
+
+A writer killed mid-copy leaves its ``@tmp-`` file; ``remove_debris`` (called by the sweeper)
+deletes those older than the ingest lease, and the per-key ``@lock`` files of older versions.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -38,6 +43,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from dreamweb.cooperative import run_blocking
 from dreamweb.errors import (
     IntegrityError,
     ObjectNotFoundError,
@@ -53,7 +59,9 @@ from dreamweb.storage.base import (
     check_key,
 )
 
-META, LOCK = "@meta", "@lock"
+META, TEMP, LEGACY_LOCK = "@meta", "@tmp-", "@lock"
+LOCKS_FOLDER = ".locks"
+LOCK_POOL = 64
 RECORD_TYPE = "application/json"
 # A reader that races a replace/delete re-reads the pointer this many times before giving up.
 READ_ATTEMPTS = 3
@@ -67,6 +75,9 @@ class LocalVideoStore(VideoStore):
         self.root.mkdir(parents=True, exist_ok=True)
         # Resolved, checked folders by key prefix ("jobs", "videos"); see ``_folder``.
         self._folders: dict[str, Path] = {}
+        # In this process, waiters for a lock slot queue here (woken at release) rather than
+        # polling its flock; the flock is what excludes other processes.
+        self._slot_locks = [threading.Lock() for _ in range(LOCK_POOL)]
 
     @classmethod
     def from_url(cls, url: str) -> LocalVideoStore:
@@ -114,7 +125,12 @@ class LocalVideoStore(VideoStore):
         return base.with_name(base.name + suffix)
 
     def _temp(self, base: Path) -> Path:
-        return base.with_name(f".{base.name}@tmp-{secrets.token_hex(8)}")
+        return base.with_name(f".{base.name}{TEMP}{secrets.token_hex(8)}")
+
+    def _lock_slot(self, base: Path) -> int:
+        """The key's slot in the lock pool (stable across processes)."""
+        digest = hashlib.sha256(str(base.relative_to(self.root)).encode()).digest()
+        return int.from_bytes(digest[:8], "big") % LOCK_POOL
 
     def _read_meta_at(self, base: Path) -> dict[str, Any] | None:
         """The key's pointer, or ``None`` when nothing is committed under it."""
@@ -290,15 +306,38 @@ class LocalVideoStore(VideoStore):
             self._sibling(base, f"@{meta['generation']}").unlink(missing_ok=True)
         return True
 
+    def remove_debris(self, older_than: float) -> int:
+        """Delete temporary files not modified for ``older_than`` seconds (their writer died:
+        live writers finish or give up within the ingest lease) and legacy ``@lock`` files."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for directory, dirs, files in os.walk(self.root):
+            dirs[:] = [name for name in dirs if name != LOCKS_FOLDER]
+            for name in files:
+                path = Path(directory, name)
+                stale_temp = name.startswith(".") and TEMP in name and _modified(path) < cutoff
+                if stale_temp or name.endswith(LEGACY_LOCK):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     @contextlib.contextmanager
     def _locked(self, base: Path) -> Iterator[None]:
-        """Hold an exclusive ``flock`` on the key's lock file (per open file, so per thread too)."""
-        fd = os.open(self._sibling(base, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+        """Hold the key's pooled lock: its slot's lock in this process, then an exclusive
+        ``flock`` on the slot's file against other processes."""
+        slot = self._lock_slot(base)
+        path = self.root / LOCKS_FOLDER / str(slot)
+        with self._slot_locks[slot]:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                path.parent.mkdir(exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                _flock_exclusive(fd)
+                yield
+            finally:
+                os.close(fd)  # closing releases the lock
 
     def _commit(
         self, base: Path, temp: Path, content_type: str, md5: str, size: int, create_only: bool
@@ -383,7 +422,7 @@ def _write_file(path: Path, chunks: Iterable[bytes], size: int | None) -> tuple[
             raise IntegrityError(f"{written} bytes where {size} were declared")
         with _os_errors():
             handle.flush()
-            os.fsync(handle.fileno())
+            run_blocking(os.fsync, handle.fileno())
     return md5.hexdigest(), written
 
 
@@ -438,6 +477,32 @@ def _closing_on_error(span: _FileSpan) -> Iterator[None]:
         raise
 
 
+def _flock_exclusive(fd: int) -> None:
+    """Take an exclusive ``flock`` by polling, never by blocking the thread.
+
+    Under gevent a blocking ``flock`` would stall every connection of the worker, and handing
+    it to gevent's thread pool deadlocks: waiters fill the pool while the holder needs a pool
+    thread for its ``fsync``. A short sleep between attempts yields to the other greenlets
+    (or threads) instead; holders keep the lock for milliseconds.
+    """
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+
+
+def _modified(path: Path) -> float:
+    """``path``'s modification time; now when it vanished meanwhile (nothing to remove)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
+
+
 def _next_generation(previous: dict[str, Any] | None) -> int:
     """Microseconds since the epoch, bumped past the previous generation if the clock lags."""
     now = time.time_ns() // 1000
@@ -448,6 +513,6 @@ def _fsync_dir(directory: Path) -> None:
     """Make a rename/link in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        run_blocking(os.fsync, fd)
     finally:
         os.close(fd)
