@@ -25,7 +25,7 @@ from dreamweb.errors import (
     PreconditionFailedError,
     StorageError,
 )
-from dreamweb.storage.base import CHUNK_SIZE
+from dreamweb.storage.base import CHUNK_SIZE, ChunkStream
 
 META, TEMP = "@meta", "@tmp-"
 # A reader that races a replace/delete re-reads the pointer this many times before giving up.
@@ -171,52 +171,25 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-class FileSpan:
+class FileSpan(ChunkStream[BinaryIO]):
     """Iterates ``handle``'s bytes ``start`` (inclusive) to ``stop`` (exclusive) in
-    ``CHUNK_SIZE`` pieces; ``close`` closes the file.
-
-    A class rather than a generator: closing a generator that never started skips its
-    ``finally``, which leaked the file when a client went away before the first chunk.
-    """
+    ``CHUNK_SIZE`` pieces; ``close`` closes the file."""
 
     def __init__(self, handle: BinaryIO, start: int, stop: int) -> None:
-        self._handle: BinaryIO | None = handle
+        super().__init__(handle)
         self._remaining = stop - start
         if self._remaining > 0:
-            with _closing_on_error(self), os_errors():
+            with self._closing_on_error(), os_errors():
                 handle.seek(start)
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
     def __next__(self) -> bytes:
-        if self._handle is None or self._remaining <= 0:
+        if self._resource is None or self._remaining <= 0:
             self.close()
             raise StopIteration
-        with _closing_on_error(self), os_errors():
-            chunk = self._handle.read(min(CHUNK_SIZE, self._remaining))
+        with self._closing_on_error(), os_errors():
+            chunk = self._resource.read(min(CHUNK_SIZE, self._remaining))
         if not chunk:
             self.close()
             raise StorageError("stored object is shorter than its metadata says")
         self._remaining -= len(chunk)
         return chunk
-
-    def close(self) -> None:
-        """Close the file; safe to call twice."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.close()
-
-    def __del__(self) -> None:
-        # Dropped without close() (a test client's unread response): release like a generator.
-        self.close()
-
-
-@contextlib.contextmanager
-def _closing_on_error(span: FileSpan) -> Iterator[None]:
-    """Close ``span`` if the block raises, so a failed read does not hold the file open."""
-    try:
-        yield
-    except BaseException:
-        span.close()
-        raise
