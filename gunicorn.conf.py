@@ -50,6 +50,7 @@ def pre_fork(server, worker):
     """
     gevent.sleep(0.05)
 
+
 # gunicorn 25+ opens a control socket at one fixed per-user path: every gunicorn on the host
 # (a second app, the benchmarks, the tests' servers) would fight over it, and the platform's
 # process manager, not gunicornc, is what starts and stops dyno processes.
