@@ -34,6 +34,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/storage_bench.py
 	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info artifacts

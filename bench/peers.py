@@ -32,6 +32,19 @@ GUNICORN_OPTIONS = ["--workers", "2", "--log-level", "warning"]
 QUIET = Path(os.devnull)
 
 
+def app_env(simulator_url: str, folder: str, **settings: str) -> dict[str, str]:
+    """dreamweb's environment for a benchmark: the simulator, a local store under ``folder``,
+    limits on (their cost is part of every figure) but too high to refuse the load."""
+    return {
+        "DREAMWEB_ENV": "development",
+        "OPENAI_API_KEY": "bench-key",
+        "OPENAI_BASE_URL": f"{simulator_url}/v1",
+        "STORAGE_URL": Path(folder).as_uri(),
+        "RATELIMIT_READ": "100000000/minute",
+        **settings,
+    }
+
+
 @contextlib.contextmanager
 def simulator(**options: object) -> Iterator[str]:
     """The project's simulator on a free port; yields its root URL."""
@@ -42,13 +55,19 @@ def simulator(**options: object) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: Mapping[str, str], ready_path: str = "/") -> Iterator[tuple[str, int]]:
-    """``app`` under gunicorn with gunicorn.conf.py and ``GUNICORN_OPTIONS``; yields
-    (URL, master pid)."""
+def gunicorn(
+    app: str,
+    env: Mapping[str, str],
+    ready_path: str = "/",
+    options: list[str] | None = None,
+    log: Path = QUIET,
+) -> Iterator[tuple[str, int]]:
+    """``app`` under gunicorn with gunicorn.conf.py and ``GUNICORN_OPTIONS`` (or ``options``,
+    which may name another ``--config``), output to ``log``; yields (URL, master pid)."""
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
-    command = gunicorn_command(app, port=port, options=GUNICORN_OPTIONS)
-    with running(command, url + ready_path, env=env, log=QUIET) as process:
+    command = gunicorn_command(app, port=port, options=options or GUNICORN_OPTIONS)
+    with running(command, url + ready_path, env=env, log=log) as process:
         yield url, process.pid
 
 

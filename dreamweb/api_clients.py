@@ -15,6 +15,7 @@ from flask_limiter.util import get_remote_address
 from dreamweb.api_tokens import ApiTokens, client_scope
 from dreamweb.error_handlers import error_response
 from dreamweb.errors import NotFoundError, UnauthorizedError
+from dreamweb.ratelimits import request_client_key
 from dreamweb.services import services
 from dreamweb.validators import validate_job_id
 
@@ -54,8 +55,9 @@ def api_client() -> ApiClient:
 
 
 def rate_limit_key() -> str:
-    """What flask-limiter counts by: the API token when one is valid, else the address."""
-    address = get_remote_address()
+    """What flask-limiter counts by: the API token when one is valid, else the address (an
+    IPv6 client's /64, see ``dreamweb.ratelimits``)."""
+    address = request_client_key()
     if api_tokens().enabled and request.path.startswith("/api/"):
         token = _presented_token()
         if token is not None:

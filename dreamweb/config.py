@@ -257,9 +257,14 @@ SETTINGS: dict[str, Setting] = {
     "MAX_CONTENT_LENGTH": Setting("16384", _integer(1024, 10 * 1024 * 1024)),
     "RATELIMIT_CREATE": Setting("5/minute;50/day", _rate_limit),
     "RATELIMIT_READ": Setting("600/minute", _rate_limit),
-    "RATELIMIT_STORAGE_URI": Setting("memory://", _text),
+    # Unset: REDIS_URL (below) when set, else memory:// (see dreamweb.ratelimits). Both may
+    # hold a password, so neither appears in messages.
+    "RATELIMIT_STORAGE_URI": Setting(None, _optional_text),
     "RATELIMIT_ENABLED": Setting("true", _boolean),
-    "TRUSTED_PROXY_HOPS": Setting("1", _integer(0, 10)),
+    # 0: nothing in front, X-Forwarded-* are ignored (anyone can send them). Heroku: 1.
+    "TRUSTED_PROXY_HOPS": Setting("0", _integer(0, 10)),
+    # Set by the platform (and read by gunicorn): worker processes per dyno.
+    "WEB_CONCURRENCY": Setting("1", _integer(1, 1024)),
     "CORS_ORIGINS": Setting("", _origins),
     "SESSION_COOKIE_SECURE": Setting(None, _boolean),
     # The history lives in the signed session cookie: past ~140 ids it passes 4 KB.

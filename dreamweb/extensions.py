@@ -10,8 +10,10 @@ from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from dreamweb import ratelimits
+
 # The client address comes from ProxyFix (trusted hops only), so a forged X-Forwarded-For
-# from the client cannot dodge the limits.
+# from the client cannot dodge the limits; IPv6 clients count per /64 (dreamweb.ratelimits).
 # The generous read limit is the default (checked once, in the limiter's before_request);
 # routes that create videos replace it with the strict RATELIMIT_CREATE. A route decorator per
 # read endpoint would run the limiter's machinery twice per poll.
@@ -56,6 +58,8 @@ def init_app(app: Flask) -> None:
         # the host our absolute URLs (Location, videoUrl) point at.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead of a clock
+    ratelimits.warn_if_per_process(app.config)
+    app.config.update(ratelimits.limiter_config(app.config))
     limiter.init_app(app)
     csrf.init_app(app)
     origins = app.config["CORS_ORIGINS"]

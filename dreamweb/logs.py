@@ -129,6 +129,13 @@ def configure_logging(log_format: str, level: str) -> None:
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+    # flask-limiter says through its own logger when the limit storage goes down or comes back.
+    limiter_logger = logging.getLogger("flask-limiter")
+    for old in [h for h in limiter_logger.handlers if getattr(h, "_dreamweb", False)]:
+        limiter_logger.removeHandler(old)
+    limiter_logger.addHandler(handler)
+    limiter_logger.setLevel(logging.WARNING)
+    limiter_logger.propagate = False
 
 
 def _request_id() -> str:

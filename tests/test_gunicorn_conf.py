@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Settings of the app that the surrounding environment must not leak into these processes.
 APP_SETTINGS = {"OPENAI_API_KEY", "SECRET_KEY", "DREAMWEB_ENV", "STORAGE_URL", "VIDEO_SIZE"}
 SERVER_SETTINGS = {
-    "worker_class": "gthread",
-    "threads": "8",
-    "timeout": "120",
+    "worker_class": "gevent",
+    "worker_connections": "1000",
+    "timeout": "30",
     "graceful_timeout": "30",
     "keepalive": "5",
     "accesslog": "-",

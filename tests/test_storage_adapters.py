@@ -405,7 +405,6 @@ def test_local_layout_keeps_no_stale_files(tmp_path: Path) -> None:
     names = sorted(path.name for path in (tmp_path / "videos").iterdir())
     assert names == [
         "video_abcd1234.mp4@" + latest.generation,
-        "video_abcd1234.mp4@lock",
         "video_abcd1234.mp4@meta",
     ]
     meta = json.loads((tmp_path / "videos" / "video_abcd1234.mp4@meta").read_text())

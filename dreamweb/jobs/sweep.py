@@ -20,6 +20,7 @@ from dreamweb.jobs.model import COMPLETED, FAILED, Job
 from dreamweb.jobs.parallel import run_bounded
 from dreamweb.jobs.service import JobService
 from dreamweb.storage import layout
+from dreamweb.storage.debris import remove_debris
 from dreamweb.webhooks.hooks import sweep_callbacks
 
 logger = logging.getLogger("dreamweb.jobs")
@@ -77,6 +78,8 @@ class Sweeper:
                 stored += outcome.result.status == COMPLETED
                 failed += outcome.result.status == FAILED
         errors += expire_idempotency_keys(self.jobs.records)
+        # Temporary files of writers killed mid-copy (older than any live copy-in's lease).
+        remove_debris(self.store, self.jobs.config["INGEST_LEASE_SECONDS"])
         sweep_callbacks(self.jobs)  # due webhook retries; its own trouble is logged, not raised
         return SweepReport(len(active), stored, failed, errors, timed_out)
 

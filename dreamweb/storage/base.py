@@ -7,12 +7,13 @@ Adapters raise the ``StorageError`` family from ``dreamweb.errors``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from dreamweb.errors import StorageError
@@ -57,6 +58,51 @@ class Record:
 
     data: dict[str, Any]
     generation: str
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+R = TypeVar("R", bound=_Closable)
+
+
+class ChunkStream(ABC, Generic[R]):
+    """What ``open_range`` returns: iterates an open resource (a file, an HTTP response) in
+    chunks and releases it on ``close``, at the end, when a read fails, or when dropped.
+
+    A class rather than a generator: closing a generator that never started skips its
+    ``finally``, which leaked the resource when a client went away before the first chunk.
+    """
+
+    def __init__(self, resource: R) -> None:
+        self._resource: R | None = resource
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    @abstractmethod
+    def __next__(self) -> bytes:
+        """The next chunk; reads run inside ``_closing_on_error``."""
+
+    def close(self) -> None:
+        """Release the resource; safe to call twice."""
+        resource, self._resource = self._resource, None
+        if resource is not None:
+            resource.close()
+
+    @contextlib.contextmanager
+    def _closing_on_error(self) -> Iterator[None]:
+        """Release the resource if the block raises, so a failed read does not hold it."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
+
+    def __del__(self) -> None:
+        # Dropped without close() (a test client's unread response): release like a generator.
+        self.close()
 
 
 @dataclass(frozen=True)
@@ -162,6 +208,12 @@ class VideoStore(ABC):
     def delete_uri(self, uri: str) -> bool:
         """Delete a source object ``copy_from`` took (``False`` when already gone)."""
         raise StorageError("this store cannot delete objects outside its keys")
+
+    def remove_debris(self, older_than: float) -> int:
+        """Remove what crashed writers left behind more than ``older_than`` seconds ago; how
+        many files went. Nothing to do by default: an interrupted GCS upload never becomes an
+        object (GCS discards unfinished resumable uploads after a week)."""
+        return 0
 
     def signed_url(
         self, key: str, *, seconds: int, download_name: str | None = None, inline: bool = True

@@ -14,7 +14,6 @@ last chunk is handed over. Only connection setup is retried; a stream that break
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import google_crc32c
@@ -23,7 +22,7 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud import storage
 
 from dreamweb.errors import IntegrityError, StorageError
-from dreamweb.storage.base import CHUNK_SIZE
+from dreamweb.storage.base import CHUNK_SIZE, ChunkStream
 from dreamweb.storage.gcs.errors import translated
 
 if TYPE_CHECKING:
@@ -85,36 +84,28 @@ def crc32c_header(response: requests.Response) -> str | None:
     return None
 
 
-class MediaStream:
-    """Iterates a streaming media response in ``CHUNK_SIZE`` pieces; ``close`` releases it.
+class MediaStream(ChunkStream[requests.Response]):
+    """Iterates a streaming media response in ``CHUNK_SIZE`` pieces; ``close`` releases it
+    (the connection is closed if unread bytes remain).
 
-    A class rather than a generator: closing a generator that never started skips its
-    ``finally``, which would leak the connection when a client disconnects before the first
-    chunk. With ``expected_crc32c`` the bytes are checksummed as they pass, and the piece that
+    With ``expected_crc32c`` the bytes are checksummed as they pass, and the piece that
     completes ``Content-Length`` is replaced by ``IntegrityError`` if they do not match, so a
     client never receives a whole corrupt body.
     """
 
     def __init__(self, response: requests.Response, expected_crc32c: str | None) -> None:
-        self._response: requests.Response | None = response
+        super().__init__(response)
         self._expected = expected_crc32c
         self._checksum = google_crc32c.Checksum() if expected_crc32c else None
         length = response.headers.get("Content-Length")
         self._remaining = int(length) if length and length.isdigit() else None
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
     def __next__(self) -> bytes:
-        if self._response is None:
+        if self._resource is None:
             raise StopIteration
-        try:
-            with translated():
-                # Undecoded: the stored bytes, never transcoded by the HTTP client.
-                chunk = self._response.raw.read(CHUNK_SIZE, decode_content=False)
-        except BaseException:
-            self.close()
-            raise
+        with self._closing_on_error(), translated():
+            # Undecoded: the stored bytes, never transcoded by the HTTP client.
+            chunk = self._resource.raw.read(CHUNK_SIZE, decode_content=False)
         if not chunk:
             self.close()
             self._verify()  # only reached without a Content-Length to count down
@@ -135,13 +126,3 @@ class MediaStream:
         if base64.b64encode(checksum.digest()).decode() != self._expected:
             self.close()
             raise IntegrityError("downloaded bytes do not match the object's CRC32C")
-
-    def close(self) -> None:
-        """Release the connection (closed if unread bytes remain); safe to call twice."""
-        response, self._response = self._response, None
-        if response is not None:
-            response.close()
-
-    def __del__(self) -> None:
-        # Dropped without close() (a test client's unread response): release like a generator.
-        self.close()
