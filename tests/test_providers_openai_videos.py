@@ -31,6 +31,7 @@ from dreamweb.errors import (
 )
 from dreamweb.providers import build_provider
 from dreamweb.providers.base import COMPLETED, CONTENT_POLICY, FAILED, PENDING, PROCESSING
+from dreamweb.providers.calls import in_host_family
 from dreamweb.providers.openai_videos import OpenAIVideosClient, parse_video
 from dreamweb.providers.retry import is_connect_failure as _is_connect_failure
 from dreamweb.providers.retry import parse_retry_after, retry_wait
@@ -391,22 +392,23 @@ class TestScripted:
             make_client(scripted.url + "/v1").retrieve("v")
         assert KEY not in str(info.value) and "[redacted]" in info.value.detail
 
-    def test_cross_host_redirect_drops_authorization(self, scripted: ScriptedServer) -> None:
-        """A gateway 302s to a signed URL on another host: the key must not follow."""
-        storage = ScriptedServer()
+    def test_a_download_redirected_out_of_the_providers_domain_is_refused(
+        self, scripted: ScriptedServer
+    ) -> None:
+        """A 302 to another host family (here localhost from 127.0.0.1): nothing is sent there,
+        neither the key nor a request at all, and the download fails instead of following."""
+        elsewhere = ScriptedServer()
         try:
-            storage.script(
-                "/signed", Reply(body=b"V" * 1000, headers={"Content-Type": "video/mp4"})
-            )
-            signed = f"http://localhost:{storage.port}/signed?sig=abc"
+            elsewhere.script("/signed", Reply(body=b"V" * 1000))
+            signed = f"http://localhost:{elsewhere.port}/signed?sig=abc"
             scripted.script("/v1/videos/v/content", Reply(302, b"", {"Location": signed}))
-            with make_client(scripted.url + "/v1").download("v") as stream:
-                assert b"".join(stream) == b"V" * 1000
-                assert stream.content_type == "video/mp4"
+            with pytest.raises(UpstreamUnavailableError) as info:
+                make_client(scripted.url + "/v1").download("v")
+            assert "localhost" in info.value.detail
             assert scripted.seen[0].headers["Authorization"] == f"Bearer {KEY}"
-            assert "Authorization" not in storage.seen[0].headers
+            assert elsewhere.seen == []
         finally:
-            storage.close()
+            elsewhere.close()
 
     def test_same_host_redirect_keeps_authorization(self, scripted: ScriptedServer) -> None:
         scripted.script("/v1/videos/v/content", Reply(302, b"", {"Location": "/files/v.mp4"}))
@@ -748,3 +750,25 @@ class TestSecrecyAndLogs:
             assert KEY not in repr(vars(record))
         assert KEY not in provider_logs.text
         assert KEY not in repr(client)
+
+
+@pytest.mark.parametrize(
+    ("origin", "target", "allowed"),
+    [
+        ("api.openai.com", "api.openai.com", True),
+        ("api.openai.com", "cdn.openai.com", True),
+        ("api.openai.com", "openai.com", True),
+        ("api.openai.com", "files.eu.openai.com", True),
+        ("api.openai.com", "openai.com.evil.example", False),
+        ("api.openai.com", "evilopenai.com", False),
+        ("openrouter.ai", "files.openrouter.ai", True),
+        ("openrouter.ai", "example.ai", False),
+        ("storage.googleapis.com", "storage.googleapis.com", True),
+        ("127.0.0.1", "127.0.0.1", True),
+        ("127.0.0.1", "localhost", False),
+        ("127.0.0.1", "169.254.169.254", False),
+        ("api.openai.com", "169.254.169.254", False),
+    ],
+)
+def test_download_redirects_stay_in_the_providers_host_family(origin, target, allowed):
+    assert in_host_family(origin, target) is allowed

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -32,7 +33,7 @@ from dreamweb.errors import (
     UpstreamUnavailableError,
 )
 from dreamweb.providers.base import CONTENT_POLICY, ContentStream
-from dreamweb.providers.calls import BearerAuth, Call, Outcome
+from dreamweb.providers.calls import BearerAuth, Call, Outcome, redirect_guard
 from dreamweb.providers.retry import (
     parse_retry_after,
     retry_wait,
@@ -133,11 +134,14 @@ class HttpClient:
         if call.stream:
             # Compressed transfer would make Content-Length count different bytes than we read.
             headers.update({"Accept": "*/*", "Accept-Encoding": "identity"})
+        url = call.url or self.base_url + call.path
+        # Downloads may be redirected to a signed file URL, but only within the provider's domain.
+        hooks = {"response": redirect_guard(urlsplit(url).hostname or "")} if call.stream else None
         started = time.perf_counter()
         try:
             response = self._session.request(
                 call.method,
-                call.url or self.base_url + call.path,
+                url,
                 params=call.params,
                 json=call.body,
                 headers=headers,
@@ -145,6 +149,7 @@ class HttpClient:
                 timeout=timeout,
                 stream=call.stream,
                 allow_redirects=True,
+                hooks=hooks,
             )
         except (requests.exceptions.RequestException, *self.transport_errors) as error:
             return Outcome(error=error, duration_ms=_elapsed_ms(started))
