@@ -121,11 +121,21 @@ class Services:
     @property
     def jobs(self) -> JobService:
         """A ``JobService`` whose status checks and copy-ins run in the background pool."""
+        return self._job_service(spawn=self.background.spawn)
+
+    def inline_jobs(self) -> JobService:
+        """A ``JobService`` for the sweeper, which advances jobs in its own threads."""
+        return self._job_service(spawn=None)
+
+    def _job_service(
+        self, *, spawn: Callable[[str, Callable[[], object]], None] | None
+    ) -> JobService:
+        """This process's job service: one store, provider guard, budget and record cache."""
         return JobService(
             self.store,
             self.provider,
             self._config,
-            spawn=self.background.spawn,
+            spawn=spawn,
             cache=self.record_cache,
             guard=self.guard,
             budget=self.budget,
@@ -135,17 +145,6 @@ class Services:
     def _callback_url(self, job_id: str) -> str:
         """Where the provider posts its webhook for ``job_id`` (in an app context)."""
         return external_url("provider_webhooks.openrouter", job=job_id)
-
-    def inline_jobs(self) -> JobService:
-        """A ``JobService`` for the sweeper, which advances jobs in its own threads."""
-        return JobService(
-            self.store,
-            self.provider,
-            self._config,
-            cache=self.record_cache,
-            guard=self.guard,
-            budget=self.budget,
-        )
 
 
 def init_app(app: Flask) -> None:
