@@ -4,6 +4,7 @@
     records.py      record cache, read / write / compare-and-set update of job records
     idempotency.py  Idempotency-Key claim, replay, settle, release, expiry
     service.py      JobService: create, status (never waits), refresh (shared TTL), ingest, delete
+    create.py       the create path: circuit check, idempotency claim, budget, paid call, cleanup
     ingest.py       when a finished job's video is copied in, and what the job becomes
     parallel.py     bounded parallelism with a deadline per item
     sweep.py        the sweeper: advance unfinished jobs in parallel, expire old keys

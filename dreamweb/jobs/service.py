@@ -14,8 +14,6 @@ from typing import Any
 
 from dreamweb.budget import DailyBudget, Unlimited
 from dreamweb.errors import (
-    AuthenticationError,
-    BudgetExhaustedError,
     CircuitOpenError,
     DreamwebError,
     InputRejectedError,
@@ -23,12 +21,9 @@ from dreamweb.errors import (
     PreconditionFailedError,
     ProviderError,
     ProviderNotFoundError,
-    ProviderShedError,
-    QuotaExhaustedError,
-    RateLimitedError,
     UpstreamUnavailableError,
 )
-from dreamweb.jobs.idempotency import IdempotencyKeys
+from dreamweb.jobs.create import create_job
 from dreamweb.jobs.ingest import ingest_job, require_provider
 from dreamweb.jobs.model import (
     STORING,
@@ -36,11 +31,8 @@ from dreamweb.jobs.model import (
     FailureCode,
     Job,
     apply_upstream,
-    first_answer,
-    new_job_id,
 )
 from dreamweb.jobs.records import JobRecords, RecordCache
-from dreamweb.prompts import enhance_prompt
 from dreamweb.providers.base import VideoProvider
 from dreamweb.providers.guard import ProviderGuard
 from dreamweb.storage import layout
@@ -48,15 +40,6 @@ from dreamweb.storage.base import Record, VideoStore
 from dreamweb.webhooks.hooks import deliver_callback
 
 logger = logging.getLogger("dreamweb.jobs")
-
-# Errors that prove the provider started nothing: the create can be forgotten entirely.
-NOT_STARTED = (
-    InputRejectedError,
-    RateLimitedError,
-    QuotaExhaustedError,
-    AuthenticationError,
-    ProviderShedError,
-)
 
 
 def run_inline(key: str, task: Callable[[], object]) -> None:
@@ -127,66 +110,15 @@ class JobService:
         today's budget (``BudgetExhaustedError``, no provider call, when they are spent);
         ``token_hash`` names the API token that created it.
         """
-        provider = require_provider(self.provider)
-        paused = self.provider_paused_for()
-        if paused is not None:
-            # Failing provider: answer at once, before any record, key or upstream call.
-            raise CircuitOpenError(retry_after=paused)
-        job = Job(
-            id=new_job_id(),
-            provider=provider.name,
-            prompt=prompt,
-            enhanced_prompt=enhance_prompt(prompt, self.config["PROMPT_TEMPLATE"]),
-            model=self.config["VIDEO_MODEL"],
+        return create_job(
+            self,
+            prompt,
             seconds=seconds,
             size=size,
-            created_at=self.clock(),
-            updated_at=self.clock(),
+            idempotency_key=idempotency_key,
+            client=client,
             token_hash=token_hash,
         )
-        claim = None
-        if idempotency_key is not None:
-            keys = IdempotencyKeys(self.records, idempotency_key, client)
-            first, claim = keys.claim(job)
-            if first is not None:
-                return first, True
-        try:  # after the claim: a replay spends nothing; before the paid call
-            reservation = self.budget.reserve(int(job.seconds), client)
-        except BudgetExhaustedError:
-            if claim is not None:
-                keys.release(claim)  # refused before anything started: a retry may try again
-            raise
-        # Record and sweeper marker exist before the paid call: a crash leaves a trace.
-        created = self.records.write(job, generation=None)
-        self.store.put_record(layout.active_key(job.id), {"id": job.id}, generation=None)
-        try:
-            upstream = provider.create(
-                job.enhanced_prompt,
-                job_id=job.id,
-                model=job.model,
-                seconds=job.seconds,
-                size=job.size,
-                callback_url=self.callback_url(job.id) if self.callback_url else None,
-            )
-        except NOT_STARTED:
-            self.budget.give_back(reservation)  # nothing started, nothing spent
-            self.records.remove(job.id)  # no job was started upstream: nothing to keep
-            if claim is not None:
-                keys.release(claim)
-            raise
-        except ProviderError as error:
-            # The request may have reached the provider and started a job we cannot see: keep
-            # the record (failed, with the reason) and the key, so a retry cannot pay twice.
-            self.records.fail(job.id, FailureCode.SUBMIT_UNCONFIRMED)
-            if claim is not None:
-                keys.settle(claim, error=error)
-            raise
-        now = self.clock()
-        job = self.records.update(job.id, lambda j: first_answer(j, upstream, now), created)
-        if claim is not None:
-            keys.settle(claim)
-        logger.info("job created", extra={"job_id": job.id, "model": job.model})
-        return job, False
 
     # --- status and refresh ---------------------------------------------------------------
 

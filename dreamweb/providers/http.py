@@ -33,17 +33,11 @@ from dreamweb.errors import (
     UpstreamUnavailableError,
 )
 from dreamweb.providers.base import CONTENT_POLICY, ContentStream
+from dreamweb.providers.call_log import call_fields, log_call, log_failure
 from dreamweb.providers.calls import BearerAuth, Call, Outcome, redirect_guard
-from dreamweb.providers.retry import (
-    parse_retry_after,
-    retry_wait,
-    status_retryable,
-    transport_retryable,
-)
+from dreamweb.providers.retry import next_wait, parse_retry_after
 from dreamweb.providers.streaming import BODY_READ_ERRORS, expected_length, logged_chunks
 from dreamweb.providers.wire import error_fields
-
-logger = logging.getLogger("dreamweb.provider")
 
 USER_AGENT = f"dreamweb/0.1 python-requests/{requests.__version__}"
 ERROR_BODY_LIMIT = 64 * 1024  # an error body is read only this far: it is diagnostics only
@@ -118,8 +112,16 @@ class HttpClient:
             if outcome.succeeded:
                 return outcome.response  # type: ignore[return-value]
             failure = self._failure(call, outcome)
-            wait = self._next_wait(call, outcome, attempt, failure, deadline)
-            self._log_failure(call, outcome, attempt, wait, failure)
+            wait = None
+            if not isinstance(failure, QuotaExhaustedError):  # retrying cannot refill a quota
+                wait = next_wait(
+                    outcome,
+                    attempt,
+                    idempotent=call.idempotent,
+                    max_retries=self.max_retries,
+                    deadline=deadline,
+                )
+            log_failure(self.name, call, outcome, attempt, wait, failure)
             if outcome.response is not None:
                 outcome.response.close()  # back to the pool (or dropped)
             if wait is None:
@@ -155,27 +157,8 @@ class HttpClient:
             return Outcome(error=error, duration_ms=_elapsed_ms(started))
         outcome = Outcome(response=response, duration_ms=_elapsed_ms(started))
         if outcome.succeeded:
-            self._log(logging.INFO, "provider call", call, outcome, attempt)
+            log_call(self.name, logging.INFO, "provider call", call, outcome, attempt)
         return outcome
-
-    def _next_wait(
-        self, call: Call, outcome: Outcome, attempt: int, failure: ProviderError, deadline: float
-    ) -> float | None:
-        """Seconds to sleep before retrying, or ``None`` to give up now."""
-        if attempt > self.max_retries or isinstance(failure, QuotaExhaustedError):
-            return None
-        if outcome.response is None:
-            retryable = transport_retryable(outcome.error, idempotent=call.idempotent)
-        else:
-            retryable = status_retryable(
-                outcome.response.status_code, outcome.response.headers, idempotent=call.idempotent
-            )
-        if not retryable:
-            return None
-        headers = outcome.response.headers if outcome.response is not None else {}
-        wait = retry_wait(attempt - 1, headers)
-        # Never sleep past the deadline: a retry that cannot start in time is not made.
-        return None if time.monotonic() + wait >= deadline else wait
 
     # --- error mapping -----------------------------------------------------------------------
 
@@ -281,41 +264,11 @@ class HttpClient:
             response.raw.enforce_content_length = True
         expected = expected_length(response)
         return ContentStream(
-            logged_chunks(response, expected, self._fields(call) | {"provider": self.name}),
+            logged_chunks(response, expected, call_fields(call) | {"provider": self.name}),
             content_length=expected,
             content_type=response.headers.get("content-type", "application/octet-stream"),
             close=response.close,
         )
-
-    # --- logging -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _fields(call: Call) -> dict[str, Any]:
-        return {"op": call.op, "method": call.method, "path": call.path}
-
-    def _log(
-        self, level: int, message: str, call: Call, outcome: Outcome, attempt: int, **more: Any
-    ) -> None:
-        """Log one upstream call. Headers and bodies are never logged: they may hold the key."""
-        extra = self._fields(call) | {
-            "provider": self.name,
-            "status": outcome.status,
-            "duration_ms": outcome.duration_ms,
-            "upstream_request_id": outcome.request_id,
-            "attempt": attempt,
-        }
-        if outcome.error is not None:
-            extra["error"] = type(outcome.error).__name__
-        logger.log(level, message, extra=extra | more)
-
-    def _log_failure(
-        self, call: Call, outcome: Outcome, attempt: int, wait: float | None, failure: ProviderError
-    ) -> None:
-        if wait is None:
-            message, more = "provider call failed", {"failure": type(failure).__name__}
-        else:
-            message, more = "provider call failed; retrying", {"retry_in_s": round(wait, 3)}
-        self._log(logging.WARNING, message, call, outcome, attempt, **more)
 
 
 def _elapsed_ms(started: float) -> float:

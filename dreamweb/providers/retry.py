@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 import requests
 import urllib3.exceptions
 
+from dreamweb.providers.calls import Outcome
 from dreamweb.providers.wire import finite_float
 
 MAX_SERVER_WAIT = 60.0  # a retry-after beyond this is not waited for (SDK: 60 s)
@@ -112,3 +113,24 @@ def is_connect_failure(error: BaseException | None) -> bool:
     return isinstance(inner, urllib3.exceptions.MaxRetryError) and isinstance(
         inner.reason, urllib3.exceptions.ConnectTimeoutError
     )
+
+
+def next_wait(
+    outcome: Outcome, attempt: int, *, idempotent: bool, max_retries: int, deadline: float
+) -> float | None:
+    """Seconds to sleep before retrying after ``outcome`` (attempt number ``attempt``, from 1),
+    or ``None`` to give up now. ``deadline`` is a ``time.monotonic()`` instant."""
+    if attempt > max_retries:
+        return None
+    if outcome.response is None:
+        retryable = transport_retryable(outcome.error, idempotent=idempotent)
+    else:
+        retryable = status_retryable(
+            outcome.response.status_code, outcome.response.headers, idempotent=idempotent
+        )
+    if not retryable:
+        return None
+    headers = outcome.response.headers if outcome.response is not None else {}
+    wait = retry_wait(attempt - 1, headers)
+    # Never sleep past the deadline: a retry that cannot start in time is not made.
+    return None if time.monotonic() + wait >= deadline else wait

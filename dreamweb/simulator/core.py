@@ -239,7 +239,7 @@ class SimulatorCore:
             )
             self._state.next_sequence += 1
             self._state.jobs[job.id] = job
-            self._advance(job, job.started)
+            advance_job(job, job.started, expires_seconds=self.settings.expires_seconds)
         self.settle(job)
         return job
 
@@ -249,7 +249,7 @@ class SimulatorCore:
             job = self._state.jobs.get(job_id)
             if job is None or (dialect is not None and job.dialect != dialect):
                 return None
-            self._advance(job, time.time())
+            advance_job(job, time.time(), expires_seconds=self.settings.expires_seconds)
         self.settle(job)
         return job
 
@@ -262,7 +262,7 @@ class SimulatorCore:
     def advance(self, job: Job) -> None:
         """Bring one job up to now and settle it if it just ended."""
         with self.lock:
-            self._advance(job, time.time())
+            advance_job(job, time.time(), expires_seconds=self.settings.expires_seconds)
         self.settle(job)
 
     def settle(self, job: Job) -> None:
@@ -291,9 +291,9 @@ class SimulatorCore:
         with self.lock:
             job = self._control_job(job_id)
             now = time.time()
-            self._advance(job, now)
+            advance_job(job, now, expires_seconds=self.settings.expires_seconds)
             if not job.terminal:
-                self._finish(job, now)
+                finish_job(job, now, expires_seconds=self.settings.expires_seconds)
         self.settle(job)
         return job
 
@@ -305,11 +305,11 @@ class SimulatorCore:
         with self.lock:
             job = self._control_job(job_id)
             now = time.time()
-            self._advance(job, now)
+            advance_job(job, now, expires_seconds=self.settings.expires_seconds)
             if job.terminal and job.status != "completed":
                 raise ValueError(f"job {job_id} ended {job.status}; it has no content to expire")
             if not job.terminal:
-                self._finish(job, now)
+                finish_job(job, now, expires_seconds=self.settings.expires_seconds)
             job.expires_at = int(now) - 1
         self.settle(job)
         return job
@@ -320,26 +320,29 @@ class SimulatorCore:
             raise UnknownVideoError(job_id)
         return job
 
-    def _advance(self, job: Job, now: float) -> None:
-        """Bring a job's status and progress up to ``now``. Caller holds the lock."""
-        if job.terminal:
-            return
-        elapsed = now - job.started
-        if elapsed >= job.render_seconds:
-            self._finish(job, job.started + job.render_seconds)
-        elif elapsed >= job.render_seconds * QUEUED_SHARE:
-            job.status = "in_progress"
-            job.progress = max(1, min(99, int(100 * elapsed / job.render_seconds)))
-        else:
-            job.status, job.progress = "queued", 0
 
-    def _finish(self, job: Job, at: float) -> None:
-        """End a job at time ``at`` as its outcome says. Caller holds the lock."""
-        job.completed_at = int(at)
-        if job.outcome in _OWN_STATUS_OUTCOMES:
-            job.status = job.outcome
-        else:
-            job.status = "failed"
-        job.progress = 100 if job.status == "completed" else 0
-        if job.status == "completed":
-            job.expires_at = job.completed_at + round(self.settings.expires_seconds)
+def advance_job(job: Job, now: float, *, expires_seconds: float) -> None:
+    """Bring a job's status and progress up to ``now``. Caller holds the core's lock."""
+    if job.terminal:
+        return
+    elapsed = now - job.started
+    if elapsed >= job.render_seconds:
+        finish_job(job, job.started + job.render_seconds, expires_seconds=expires_seconds)
+    elif elapsed >= job.render_seconds * QUEUED_SHARE:
+        job.status = "in_progress"
+        job.progress = max(1, min(99, int(100 * elapsed / job.render_seconds)))
+    else:
+        job.status, job.progress = "queued", 0
+
+
+def finish_job(job: Job, at: float, *, expires_seconds: float) -> None:
+    """End a job at time ``at`` as its outcome says (content then lives ``expires_seconds``).
+    Caller holds the core's lock."""
+    job.completed_at = int(at)
+    if job.outcome in _OWN_STATUS_OUTCOMES:
+        job.status = job.outcome
+    else:
+        job.status = "failed"
+    job.progress = 100 if job.status == "completed" else 0
+    if job.status == "completed":
+        job.expires_at = job.completed_at + round(expires_seconds)

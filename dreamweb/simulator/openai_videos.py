@@ -18,6 +18,7 @@ from dreamweb.simulator.faults import COMMON_FAULTS, Fault
 from dreamweb.simulator.http import HttpError, json_response, read_json_object, stream_response
 from dreamweb.simulator.media import SPRITESHEET_TYPE, THUMBNAIL_TYPE, MediaLibrary
 from dreamweb.simulator.openai_envelopes import ApiError
+from dreamweb.simulator.openai_list import list_videos
 
 DEFAULT_MODELS = ("sora-2", "sora-2-pro")
 DEFAULT_SECONDS = ("4", "8", "12")
@@ -26,8 +27,6 @@ DEFAULT_SIZES: dict[str, tuple[str, ...]] = {
     "sora-2-pro": ("720x1280", "1280x720", "1024x1792", "1792x1024", "1080x1920", "1920x1080"),
 }
 MAX_PROMPT_CHARS = 32000
-DEFAULT_LIST_LIMIT = 20
-MAX_LIST_LIMIT = 100
 MODERATION_ERROR = {
     "code": "moderation_blocked",
     "message": "Your request was blocked by our moderation system.",
@@ -134,7 +133,7 @@ class OpenAIVideos(Dialect):
         if route == "create":
             return json_response(self._create(_read_body(request)))
         if route == "list":
-            return json_response(self._list(request.args))
+            return json_response(list_videos(self, request.args))
         video_id = args["video_id"]
         if route == "retrieve":
             return json_response(self.describe(self._live_job(video_id)))
@@ -190,42 +189,6 @@ class OpenAIVideos(Dialect):
         with self.core.lock:
             return self.describe(job)
 
-    def _list(self, query: Mapping[str, str]) -> dict[str, Any]:
-        limit = _list_limit(query.get("limit"))
-        order = query.get("order", "desc")
-        if order not in ("asc", "desc"):
-            raise envelopes.invalid_value("order", order, ("asc", "desc"))
-        jobs = self.core.jobs_of(self.name)
-        if order == "desc":
-            jobs.reverse()
-        if after := query.get("after"):
-            # Deleted jobs stay in the table as tombstones, so their ids remain cursors.
-            cursor = next((job for job in jobs if job.id == after), None)
-            if cursor is None:
-                raise ApiError(
-                    400,
-                    f"Invalid value for 'after': no video with id '{after}'.",
-                    param="after",
-                    code="invalid_value",
-                )
-            if order == "desc":
-                jobs = [job for job in jobs if job.sequence < cursor.sequence]
-            else:
-                jobs = [job for job in jobs if job.sequence > cursor.sequence]
-        live = [job for job in jobs if not job.deleted]
-        page = live[:limit]
-        for job in page:
-            self.core.advance(job)
-        with self.core.lock:
-            data = [self.describe(job) for job in page]
-        return {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": len(live) > limit,
-        }
-
     def _content(self, video_id: str, variant: str) -> Response:
         if variant not in CONTENT_VARIANTS:
             raise envelopes.invalid_value("variant", variant, CONTENT_VARIANTS)
@@ -264,26 +227,6 @@ class OpenAIVideos(Dialect):
         if job is None or job.deleted:
             raise envelopes.video_not_found(video_id)
         return job
-
-
-def _list_limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIST_LIMIT
-    try:
-        limit = int(text)
-    except ValueError:
-        raise envelopes.invalid_type("limit", text, "an integer") from None
-    if not 0 <= limit <= MAX_LIST_LIMIT:
-        bound = "below minimum" if limit < 0 else "above maximum"
-        expected = ">= 0" if limit < 0 else f"<= {MAX_LIST_LIMIT}"
-        raise ApiError(
-            400,
-            f"Invalid 'limit': integer {bound} value. Expected a value {expected}, but "
-            f"got {limit} instead.",
-            param="limit",
-            code="integer_below_min_value" if limit < 0 else "integer_above_max_value",
-        )
-    return limit
 
 
 def _read_body(request: Request) -> dict[str, Any]:

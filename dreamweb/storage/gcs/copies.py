@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from google.cloud import storage
 
-from dreamweb.errors import IntegrityError, StorageError
+from dreamweb.errors import IntegrityError, PreconditionFailedError, StorageError
+from dreamweb.storage.base import GcsObject
 from dreamweb.storage.gcs.errors import translated
 
 if TYPE_CHECKING:
@@ -78,3 +79,22 @@ def same_bucket_blob(store: GCSVideoStore, bucket: str, name: str) -> storage.Bl
     if not name or name.startswith("/") or ".." in name.split("/"):
         raise StorageError("not a usable object name")
     return store.bucket.blob(name)
+
+
+def copy_into(
+    store: GCSVideoStore, uri: str, key: str, *, on_progress: Callable[[], None] | None = None
+) -> storage.Blob:
+    """Rewrite ``uri`` (in the store's bucket) to ``key``, create-only and verified; returns
+    the destination blob. ``PreconditionFailedError`` when ``key`` already exists."""
+    source = GcsObject.parse(uri)
+    blob = store.blob(key)
+    if store.exists(key):  # the emulator ignores the rewrite's create-only precondition
+        raise PreconditionFailedError()
+    rewrite_verified(
+        store,
+        same_bucket_blob(store, source.bucket, source.name),
+        blob,
+        content_type="video/mp4" if key.endswith(".mp4") else "application/octet-stream",
+        on_progress=lambda done, total: on_progress() if on_progress else None,
+    )
+    return blob

@@ -7,7 +7,8 @@ generation, the token for compare-and-set (``if_generation_match``; ``0`` means 
 
 Every call carries an explicit ``timeout=(connect, read)`` and a retry with a deadline; writes
 that are not idempotent are retried only when they carry a generation precondition. Uploads are
-in ``uploads``, streaming reads in ``downloads``, error translation and the missing-bucket check
+in ``uploads``, streaming reads in ``downloads``, JSON records and CAS deletes in ``records``,
+server-side copies in ``copies``, error translation and the missing-bucket check
 in ``errors``.
 
 fake-gcs-server 1.54 ignores ``if_generation_match`` on resumable uploads (> 8 MiB); real GCS
@@ -18,7 +19,6 @@ which makes the common sequential case correct on the emulator too.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -31,7 +31,7 @@ from google.cloud.storage.retry import (
     is_generation_specified,
 )
 
-from dreamweb.errors import ObjectNotFoundError, PreconditionFailedError
+from dreamweb.errors import PreconditionFailedError
 from dreamweb.storage.base import (
     GcsObject,
     ListedObject,
@@ -40,15 +40,15 @@ from dreamweb.storage.base import (
     VideoStore,
     check_key,
 )
+from dreamweb.storage.gcs import records
 from dreamweb.storage.gcs.client import connect, signed_get_url
-from dreamweb.storage.gcs.copies import rewrite_verified, same_bucket_blob
+from dreamweb.storage.gcs.copies import copy_into, same_bucket_blob
 from dreamweb.storage.gcs.downloads import MediaStream, crc32c_header, get_media
 from dreamweb.storage.gcs.errors import BucketCheck, BucketNotFoundError, translated
 from dreamweb.storage.gcs.uploads import upload_verified
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 60.0
 RETRY_DEADLINE = 60.0
-RECORD_TYPE = "application/json"
 
 
 class GCSVideoStore(VideoStore):
@@ -100,12 +100,13 @@ class GCSVideoStore(VideoStore):
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _blob(self, key: str) -> storage.Blob:
+    def blob(self, key: str) -> storage.Blob:
+        """The blob behind ``key`` (``ValueError`` for a key that is not a safe name)."""
         return self.bucket.blob(self.prefix + check_key(key))
 
     def stat(self, key: str) -> StoredObject:
         """Metadata of ``key`` (one metadata GET). Raises ``ObjectNotFoundError``."""
-        blob = self._blob(key)
+        blob = self.blob(key)
         with translated(self.bucket_check):
             blob.reload(timeout=self.timeout, retry=self.retry)
         return _stored(key, blob)
@@ -114,7 +115,7 @@ class GCSVideoStore(VideoStore):
         """Whether an object is stored under ``key``; ``BucketNotFoundError`` if the bucket is
         missing (the client library answers ``False`` for that too)."""
         with translated(self.bucket_check):
-            found = self._blob(key).exists(timeout=self.timeout, retry=self.retry)
+            found = self.blob(key).exists(timeout=self.timeout, retry=self.retry)
         if not found and self.bucket_check.absent():
             raise BucketNotFoundError(self.bucket.name)
         return found
@@ -133,7 +134,7 @@ class GCSVideoStore(VideoStore):
             return iter(())
         whole = start == 0 and end is None
         span = None if whole else f"bytes={start}-{'' if end is None else end}"
-        response = get_media(self, self._blob(key), span)
+        response = get_media(self, self.blob(key), span)
         if response is None:
             return iter(())
         return MediaStream(response, crc32c_header(response) if whole else None)
@@ -159,14 +160,8 @@ class GCSVideoStore(VideoStore):
                 )
 
     def get_record(self, key: str) -> Record | None:
-        """The JSON record and its generation (from the same response), or ``None``."""
-        blob = self._blob(key)
-        try:
-            with translated(self.bucket_check):
-                payload = blob.download_as_bytes(timeout=self.timeout, retry=self.retry)
-        except ObjectNotFoundError:
-            return None
-        return Record(data=json.loads(payload), generation=str(blob.generation))
+        """The JSON record and its generation, or ``None``; see ``records``."""
+        return records.get_record(self, self.blob(key))
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -180,7 +175,7 @@ class GCSVideoStore(VideoStore):
         if_absent: bool = True,
     ) -> StoredObject:
         """Upload ``chunks``, verified by length and MD5/CRC32C; see ``uploads``."""
-        blob = self._blob(key)
+        blob = self.blob(key)
         if if_absent and self.exists(key):
             raise PreconditionFailedError()
         upload_verified(
@@ -189,58 +184,17 @@ class GCSVideoStore(VideoStore):
         return _stored(key, blob)
 
     def put_record(self, key: str, data: dict[str, Any], *, generation: str | None) -> Record:
-        """Compare-and-set a JSON record with ``if_generation_match`` (0: create only).
-
-        Retried on transient errors (the precondition makes that safe); as with any GCS CAS, a
-        retry after a lost response can report ``PreconditionFailedError`` for a write that
-        landed, so callers re-read before deciding.
-        """
-        blob = self._blob(key)
-        if generation is not None and not generation.isdigit():
-            raise PreconditionFailedError()  # no stored object can have this generation
-        payload = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-        with translated(self.bucket_check):
-            blob.upload_from_string(
-                payload,
-                content_type=RECORD_TYPE,
-                if_generation_match=int(generation) if generation is not None else 0,
-                checksum="crc32c",
-                timeout=self.timeout,
-                retry=self.conditional_retry,
-            )
-        return Record(data=json.loads(payload), generation=str(blob.generation))
+        """Compare-and-set a JSON record (``generation`` ``None``: create only); see ``records``."""
+        return records.put_record(self, self.blob(key), data, generation=generation)
 
     def delete(self, key: str, *, generation: str | None = None) -> bool:
-        """Remove ``key``; ``False`` when it was not there (or, with ``generation``, when it
-        now holds another version: ``if_generation_match``).
-
-        Retried like a read: deleting twice is harmless, though a retry after a lost response
-        reports ``False`` for a delete that happened.
-        """
-        if generation is not None and not generation.isdigit():
-            return False  # no stored object can have this generation
-        match = int(generation) if generation is not None else None
-        # Compare first as well: GCS enforces the precondition atomically, but fake-gcs-server
-        # 1.54 ignores it on DELETE, and the read makes the common (sequential) case right there.
-        if match is not None and self._generation_of(key) != generation:
-            return False
-        try:
-            with translated(self.bucket_check):
-                self._blob(key).delete(
-                    if_generation_match=match, timeout=self.timeout, retry=self.retry
-                )
-        except (ObjectNotFoundError, PreconditionFailedError):
-            return False
-        return True
+        """Remove ``key`` (only ``generation`` when given); ``False`` when it was not there or
+        holds another version; see ``records``."""
+        return records.delete_key(self, key, generation=generation)
 
     def delete_blob(self, blob: storage.Blob, *, generation: int | None = None) -> bool:
         """Remove one blob (only ``generation`` when given); ``False`` when it was not there."""
-        try:
-            with translated(self.bucket_check):
-                blob.delete(if_generation_match=generation, timeout=self.timeout, retry=self.retry)
-        except (ObjectNotFoundError, PreconditionFailedError):
-            return False
-        return True
+        return records.delete_blob(self, blob, generation=generation)
 
     # --- server-side copies (zero-copy ingest) ------------------------------------------------
 
@@ -257,29 +211,12 @@ class GCSVideoStore(VideoStore):
     ) -> StoredObject:
         """Rewrite ``uri`` (in this bucket) to ``key`` inside GCS, create-only and verified;
         see ``copies``."""
-        source = GcsObject.parse(uri)
-        blob = self._blob(key)
-        if self.exists(key):  # the emulator ignores the rewrite's create-only precondition
-            raise PreconditionFailedError()
-        rewrite_verified(
-            self,
-            same_bucket_blob(self, source.bucket, source.name),
-            blob,
-            content_type="video/mp4" if key.endswith(".mp4") else "application/octet-stream",
-            on_progress=lambda done, total: on_progress() if on_progress else None,
-        )
-        return _stored(key, blob)
+        return _stored(key, copy_into(self, uri, key, on_progress=on_progress))
 
     def delete_uri(self, uri: str) -> bool:
         """Delete the object ``uri`` names in this bucket (``False`` when already gone)."""
         source = GcsObject.parse(uri)
         return self.delete_blob(same_bucket_blob(self, source.bucket, source.name))
-
-    def _generation_of(self, key: str) -> str | None:
-        try:
-            return self.stat(key).generation
-        except ObjectNotFoundError:
-            return None
 
     # --- signed URLs --------------------------------------------------------------------------
 
@@ -291,7 +228,7 @@ class GCSVideoStore(VideoStore):
         from dreamweb.delivery.ranges import content_disposition  # delivery imports Flask
 
         return signed_get_url(
-            self._blob(key),
+            self.blob(key),
             seconds=seconds,
             disposition=content_disposition(download_name, inline=inline),
             signer=self.signer,
