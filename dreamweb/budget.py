@@ -13,6 +13,7 @@ changed with compare-and-set like the job records). No Flask here.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +24,10 @@ from typing import Any, Protocol
 from dreamweb.errors import BudgetExhaustedError, PreconditionFailedError, StorageError
 from dreamweb.storage import layout
 from dreamweb.storage.base import VideoStore
+
+# A private generator for the CAS backoff (the global ``random`` state is left alone).
+_BACKOFF = random.Random()
+os.register_at_fork(after_in_child=_BACKOFF.seed)  # forked workers must not share a sequence
 
 Clock = Callable[[], float]
 DAY_SECONDS = 24 * 3600
@@ -190,7 +195,7 @@ class StoreBudget:
                 self.store.put_record(key, data, generation=record.generation if record else None)
                 return
             except PreconditionFailedError:
-                time.sleep(random.uniform(0.005, 0.05))  # another create won this round
+                time.sleep(_BACKOFF.uniform(0.005, 0.05))  # another create won this round
         raise StorageError("the daily budget record kept changing; try again")
 
 

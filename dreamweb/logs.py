@@ -20,6 +20,11 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+# A private generator: request threads never disturb the global ``random`` state that other
+# code (or a test framework) may rely on.
+_ID_RANDOM = random.Random()
+os.register_at_fork(after_in_child=_ID_RANDOM.seed)  # forked workers must not share a sequence
+
 logger = logging.getLogger("dreamweb")
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
@@ -143,7 +148,7 @@ def _request_id() -> str:
     if 0 < len(supplied) <= 128 and set(supplied) <= _SAFE_REQUEST_ID:
         return supplied
     # Identifies a request in logs; it needs to be unique, not unguessable.
-    return f"{random.getrandbits(128):032x}"
+    return f"{_ID_RANDOM.getrandbits(128):032x}"
 
 
 def init_app(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import time
 
 import pytest
@@ -62,3 +63,19 @@ def test_the_api_key_never_reaches_a_response_or_a_log(client, simulator):
     events = {(r["message"], r.get("job_id")) for r in records}
     assert ("job created", job_id) in events and ("job completed", job_id) in events
     assert any(r["message"] == "request" and r.get("status") == 202 for r in records)
+
+
+def test_forked_workers_draw_different_request_ids():
+    """gunicorn forks workers from a preloaded master: each must get its own id sequence."""
+    from dreamweb import logs
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next draw and leave at once
+        os.write(write_end, str(logs._ID_RANDOM.getrandbits(128)).encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as pipe:
+        child_draw = int(pipe.read())
+    assert child_draw != logs._ID_RANDOM.getrandbits(128)

@@ -10,6 +10,7 @@ connection that never opened. A read timeout, a dropped connection or a 5xx may 
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Mapping
@@ -20,6 +21,11 @@ import urllib3.exceptions
 
 from dreamweb.providers.calls import Outcome
 from dreamweb.providers.wire import finite_float
+
+# A private generator for jitter, so retries in background threads leave the global
+# ``random`` state alone.
+_JITTER = random.Random()
+os.register_at_fork(after_in_child=_JITTER.seed)  # forked workers must not share a sequence
 
 MAX_SERVER_WAIT = 60.0  # a retry-after beyond this is not waited for (SDK: 60 s)
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0
@@ -64,7 +70,7 @@ def retry_wait(retries_done: int, headers: Mapping[str, str], rand: float | None
     asked = parse_retry_after(headers)
     if asked is not None and 0 <= asked <= MAX_SERVER_WAIT:
         return asked
-    jitter = 1 - 0.25 * (random.random() if rand is None else rand)
+    jitter = 1 - 0.25 * (_JITTER.random() if rand is None else rand)
     return min(BACKOFF_BASE * 2**retries_done, BACKOFF_CAP) * jitter
 
 
