@@ -13,9 +13,31 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 GCS_ORIGIN = "https://storage.googleapis.com"
 HSTS = "max-age=31536000; includeSubDomains"
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per key set.
+
+    Flask opens the session on every request and builds a new serializer each time, status
+    polls included (the API never uses a session): that was ~30 µs of a ~240 µs poll.
+    """
+
+    def __init__(self) -> None:
+        self._cached: tuple[object, URLSafeTimedSerializer | None] = (None, None)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """The serializer for the app's current secret key and fallbacks (cached)."""
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached_keys, serializer = self._cached  # one tuple: safe to read while replaced
+        if cached_keys != keys:
+            serializer = super().get_signing_serializer(app)
+            self._cached = (keys, serializer)
+        return serializer
 
 
 def storage_media_origin(config: Mapping[str, Any]) -> str | None:
@@ -67,6 +89,7 @@ def init_app(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     # ``SESSION_COOKIE_SECURE`` comes from config: on in production, off for local http.
+    app.session_interface = SessionCookies()
     headers = list(security_headers(app.config).items())
     names = {name.lower() for name, _ in headers}
     production = app.config.get("DREAMWEB_ENV") == "production"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask, session
 
 from dreamweb import create_app
-from dreamweb.security import content_security_policy
+from dreamweb.security import SessionCookies, content_security_policy
 
 
 @pytest.mark.parametrize("path", ["/", "/no/such/page", "/static/css/dreamweb.css"])
@@ -49,3 +50,37 @@ def test_session_cookie_is_httponly_lax_and_secure_in_production(client, app_con
     ).test_client()
     secure = production.get("/", base_url="https://dreamweb.example").headers["Set-Cookie"]
     assert "; Secure" in secure and "; HttpOnly" in secure and "; SameSite=Lax" in secure
+
+
+def counting_app(secret: str, fallbacks: list[str] | None = None) -> Flask:
+    """A bare app with ``SessionCookies`` whose one view counts visits in the session."""
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secret, SECRET_KEY_FALLBACKS=fallbacks or [])
+    app.session_interface = SessionCookies()
+
+    @app.get("/")
+    def visit() -> str:
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    return app
+
+
+def test_the_session_serializer_is_built_once_per_key():
+    app = counting_app("first-key")
+    client = app.test_client()
+    assert [client.get("/").text for _ in range(3)] == ["1", "2", "3"]
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert app.session_interface.get_signing_serializer(app) is serializer
+
+
+def test_a_rotated_key_is_seen_at_once_and_its_fallback_still_reads_old_cookies():
+    app = counting_app("first-key")
+    client = app.test_client()
+    assert client.get("/").text == "1"
+    app.config["SECRET_KEY_FALLBACKS"] = ["first-key"]
+    app.secret_key = "second-key"
+    assert client.get("/").text == "2", "the old cookie reads through the fallback"
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    app.secret_key = "third-key"
+    assert client.get("/").text == "1", "the second-key cookie no longer reads"
