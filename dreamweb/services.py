@@ -68,6 +68,7 @@ class Services:
         self._background: BackgroundTasks | None = None
         self._guard: ProviderGuard | None = None
         self._budget: DailyBudget | None = None
+        self._jobs: JobService | None = None
         # Half the upstream TTL, at most a second: polls share reads, and a change another
         # process made shows up here at most that much later.
         self.record_cache = RecordCache(max_age=min(1.0, config["STATUS_TTL_SECONDS"] / 2))
@@ -120,8 +121,12 @@ class Services:
 
     @property
     def jobs(self) -> JobService:
-        """A ``JobService`` whose status checks and copy-ins run in the background pool."""
-        return self._job_service(spawn=self.background.spawn)
+        """A ``JobService`` whose status checks and copy-ins run in the background pool (one
+        per process: it holds no per-request state, and every status poll asks for it)."""
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = self._job_service(spawn=self.background.spawn)
+            return self._jobs
 
     def inline_jobs(self) -> JobService:
         """A ``JobService`` for the sweeper, which advances jobs in its own threads."""
