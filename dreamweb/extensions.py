@@ -6,7 +6,6 @@ import time
 
 from flask import Flask, current_app
 from flask_cors import CORS
-from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,11 +16,13 @@ from dreamweb import ratelimits
 # The generous read limit is the default (checked once, in the limiter's before_request);
 # routes that create videos replace it with the strict RATELIMIT_CREATE. A route decorator per
 # read endpoint would run the limiter's machinery twice per poll.
-limiter = Limiter(
+limiter = ratelimits.PollingLimiter(
     lambda: rate_limit_key(),  # per API token when API_TOKENS is set, else per address
-    default_limits=[lambda: current_app.config["RATELIMIT_READ"]],
+    default_limits=[lambda: current_app.config[ratelimits.READ_LIMIT]],
     retry_after="delta-seconds",
 )
+# What browsers and clients poll every few seconds: their read limit takes the short path.
+limiter.polled_endpoints = frozenset({"api.video_status", "web.dream_status"})
 # One budget for starting paid generations, whether through the JSON API or the web form.
 create_limit = limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_CREATE"], scope="create-video"

@@ -146,3 +146,66 @@ def test_the_app_counts_in_the_lazy_memory_storage_by_default(app_config, simula
     assert isinstance(limiter.storage, LazyExpiryMemoryStorage)
     time.sleep(1.1)
     assert create(client) == 202, "the window passed"
+
+
+# --- the polled endpoints' short path (PollingLimiter) ------------------------------------
+
+
+def poll(client, path="/api/video-status/video_unknownJob1"):
+    return client.get(path, environ_base={"REMOTE_ADDR": "198.51.100.4"})
+
+
+@pytest.fixture
+def read_limited(app_config):
+    return limited_client(app_config, RATELIMIT_READ="3/minute")
+
+
+@pytest.fixture
+def resolutions(monkeypatch):
+    """How often flask-limiter's generic path worked out a request's limits."""
+    calls = []
+    resolve = limiter.limit_manager.resolve_limits
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return resolve(*args, **kwargs)
+
+    monkeypatch.setattr(limiter.limit_manager, "resolve_limits", counting)
+    return calls
+
+
+def test_polls_skip_the_generic_limit_resolution(read_limited, resolutions):
+    assert poll(read_limited).status_code == 404
+    assert poll(read_limited, "/dreams/video_unknownJob1/status").status_code == 404
+    assert resolutions == [], "both polled endpoints took the short path"
+    assert poll(read_limited, "/api/get-video/video_unknownJob1").status_code == 404
+    assert len(resolutions) == 1, "other reads take flask-limiter's own path"
+
+
+@pytest.mark.parametrize("short_first", [True, False])
+def test_both_paths_count_in_one_counter(read_limited, monkeypatch, short_first):
+    # The same three polls, alternating between the short and the generic path.
+    paths = [limiter.polled_endpoints, frozenset()]
+    for n in range(3):
+        monkeypatch.setattr(limiter, "polled_endpoints", paths[(n + (not short_first)) % 2])
+        assert poll(read_limited).status_code == 404
+    for path in paths:
+        monkeypatch.setattr(limiter, "polled_endpoints", path)
+        refused = poll(read_limited)
+        assert refused.status_code == 429, "the fourth poll is refused whichever path counts it"
+        assert 0 < int(refused.headers["Retry-After"]) <= 61  # the window, rounded up
+        assert "error" in refused.get_json()
+
+
+def test_a_refused_poll_of_the_web_fragment_is_a_friendly_429(read_limited):
+    codes = [poll(read_limited, "/dreams/video_unknownJob1/status").status_code for _ in range(4)]
+    assert codes == [404, 404, 404, 429]
+
+
+def test_polls_are_not_counted_while_limits_are_off(app_config):
+    client = create_app({**app_config, "RATELIMIT_READ": "1/minute"}).test_client()
+    assert [poll(client).status_code for _ in range(3)] == [404, 404, 404]
+
+
+def test_the_polled_endpoints_exist(app):
+    assert limiter.polled_endpoints <= set(app.view_functions)

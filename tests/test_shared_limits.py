@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -23,6 +25,26 @@ def test_two_workers_share_one_limit_exactly(simulator, redis_url, store, tmp_pa
     ):
         codes = list(pool.map(lambda _: served.create()[0], range(70)))
     assert (codes.count(202), codes.count(429)) == (30, 40)
+
+
+def status_code(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code
+
+
+def test_two_workers_share_one_read_limit_on_the_polled_short_path(
+    simulator, redis_url, store, tmp_path
+):
+    env = app_env(simulator.base_url, store, REDIS_URL=redis_url, RATELIMIT_READ="20/minute")
+    with gunicorn_app(env, tmp_path / "gunicorn.log", workers=2) as served:
+        poll = f"{served.url}/api/video-status/{served.create()[1]['jobId']}"
+        with ThreadPoolExecutor(10) as pool:
+            codes = list(pool.map(lambda _: status_code(poll), range(30)))
+    assert (codes.count(200), codes.count(429)) == (20, 10)
 
 
 def test_redis_down_keeps_serving_with_per_process_limits(
