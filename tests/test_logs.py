@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -79,3 +81,24 @@ def test_forked_workers_draw_different_request_ids():
     with os.fdopen(read_end) as pipe:
         child_draw = int(pipe.read())
     assert child_draw != logs._ID_RANDOM.getrandbits(128)
+
+
+@pytest.mark.parametrize(
+    ("patch", "handler"), [("", "BackgroundHandler"), ("monkey.patch_all()", "StreamHandler")]
+)
+def test_gevent_workers_write_lines_directly_and_threads_through_a_writer(patch, handler):
+    """A greenlet "writer thread" would only add a switch per line on the worker's one core."""
+    program = (
+        f"from gevent import monkey; {patch}\n"
+        "from dreamweb.logs import configure_logging, logger\n"
+        "configure_logging('json', 'INFO')\n"
+        "logger.info('written', extra={'where': 'child'})\n"
+        "print(type(logger.handlers[0]).__name__)\n"
+        "import logging; logging.shutdown()  # the writer thread's queue is written out\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == handler
+    line = json.loads(done.stderr.strip().splitlines()[-1])
+    assert (line["message"], line["where"]) == ("written", "child")
