@@ -23,19 +23,22 @@ class Served:
     url: str
     log: Path
 
-    def post_json(self, path: str, body: dict, timeout: float = 30) -> tuple[int, dict]:
-        """POST ``body`` as JSON; (status, parsed body) also for error statuses."""
-        request = urllib.request.Request(
-            self.url + path,
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
+    def fetch(self, path: str, body: dict | None = None, timeout: float = 30) -> tuple[int, bytes]:
+        """GET ``path``, or POST ``body`` as JSON; (status, body) also for error statuses."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {} if data is None else {"Content-Type": "application/json"}
+        request = urllib.request.Request(self.url + path, data=data, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, json.load(response)
+                return response.status, response.read()
         except urllib.error.HTTPError as error:
             with error:
-                return error.code, json.load(error)
+                return error.code, error.read()
+
+    def post_json(self, path: str, body: dict, timeout: float = 30) -> tuple[int, dict]:
+        """POST ``body`` as JSON; (status, parsed body) also for error statuses."""
+        status, content = self.fetch(path, body, timeout)
+        return status, json.loads(content)
 
     def get_json(self, path: str, timeout: float = 30) -> dict:
         """GET ``path`` and parse its JSON body."""
